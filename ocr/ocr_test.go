@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -330,4 +331,51 @@ func FuzzParseDict(f *testing.F) {
 			t.Fatalf("dictionary does not end with the space class: %q", d)
 		}
 	})
+}
+
+func TestDBBoxes(t *testing.T) {
+	// A 32×32 map with two text regions; the source image was 64×64.
+	m := &tensor.Tensor{DType: tensor.Float32, Shape: []int{1, 1, 32, 32}, F32: make([]float32, 32*32)}
+	fill := func(x0, y0, x1, y1 int, v float32) {
+		for y := y0; y < y1; y++ {
+			for x := x0; x < x1; x++ {
+				m.F32[y*32+x] = v
+			}
+		}
+	}
+	fill(4, 20, 28, 26, 0.9) // drawn first, returned second
+	fill(2, 4, 20, 10, 0.8)
+	fill(30, 30, 31, 31, 0.9) // a single pixel: below MinSize
+	fill(24, 2, 30, 8, 0.35)  // above Thresh but scores under BoxThresh
+	sc := DetScale{SrcW: 64, SrcH: 64, W: 32, H: 32}
+	got, err := DBBoxes(m, sc, DefaultDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Upper region: 18×6, d = 108·1.5/48 = 3.375, so [-1.375, 23.375)×[0.625, 13.375), ×2.
+	// Lower region: 24×6, d = 3.6, so [0.4, 31.6)×[16.4, 29.6), ×2.
+	want := []Box{{X0: 0, Y0: 1, X1: 47, Y1: 27, Score: 0.8}, {X0: 1, Y0: 33, X1: 63, Y1: 59, Score: 0.9}}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g := got[i]
+		g.Score = float32(math.Round(float64(g.Score)*100) / 100)
+		if g != want[i] {
+			t.Errorf("box %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	for _, bad := range []struct {
+		m  *tensor.Tensor
+		sc DetScale
+	}{
+		{nil, sc},
+		{&tensor.Tensor{DType: tensor.Float32, Shape: []int{1, 32, 32}, F32: m.F32}, sc},
+		{&tensor.Tensor{DType: tensor.Float32, Shape: []int{1, 1, 32, 33}, F32: m.F32}, sc},
+		{m, DetScale{SrcW: 64, SrcH: 64, W: 64, H: 32}},
+	} {
+		if _, err := DBBoxes(bad.m, bad.sc, DefaultDB); err == nil {
+			t.Errorf("DBBoxes(%v, %+v): no error", bad.m, bad.sc)
+		}
+	}
 }
