@@ -1,0 +1,108 @@
+// Package kernels owns the float32 compute kernels behind Conv, MatMul and
+// Gemm: a portable scalar reference and, when built with GOEXPERIMENT=simd on
+// amd64 (and without the purego tag), AVX2 versions chosen at run time.
+//
+// Every kernel vectorizes across independent outputs only: each SIMD lane
+// performs exactly the scalar reference's sequence of float32 operations for
+// its output element (a separate multiply, rounded, then an add; never a
+// fused multiply-add), so all paths produce identical bits.
+package kernels
+
+import "sync"
+
+// Gemm computes, for i < m and j < n,
+//
+//	c[i*ldc+j] = bias[i] (or +0 when bias is nil)
+//	for p := 0; p < k; p++ { c[i*ldc+j] += float32(a[i*lda+p] * b[p*ldb+j]) }
+//
+// in exactly that order. Rows of b are read from column 0 to n-1.
+func Gemm(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	gemmImpl(m, n, k, a, lda, b, ldb, bias, c, ldc)
+}
+
+// DepthwiseS1 computes one channel of a stride-1 depthwise convolution over
+// an already zero-padded plane xp of row length wp:
+//
+//	out[y*ow+x] = bias
+//	for i < kh { for j < kw { out[y*ow+x] += float32(w[i*kw+j] * xp[(y+i*dh)*wp + x+j*dw]) } }
+func DepthwiseS1(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw, dh, dw int, bias float32) {
+	dwImpl(out, oh, ow, xp, wp, w, kh, kw, dh, dw, bias)
+}
+
+// Path names the kernel implementation in use: "avx2" or "purego".
+func Path() string { return path }
+
+var (
+	gemmImpl = gemmScalar
+	dwImpl   = dwScalar
+	path     = "purego"
+)
+
+// SetPurego forces the portable kernels (true) or restores run-time
+// dispatch (false). Tests use it to compare paths in one binary.
+func SetPurego(force bool) {
+	if force {
+		gemmImpl, dwImpl, path = gemmScalar, dwScalar, "purego"
+		return
+	}
+	selectImpl()
+}
+
+func init() { selectImpl() }
+
+func gemmScalar(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		crow := c[i*ldc : i*ldc+n]
+		var init float32
+		if bias != nil {
+			init = bias[i]
+		}
+		for j := range crow {
+			crow[j] = init
+		}
+		arow := a[i*lda : i*lda+k]
+		for p, av := range arow {
+			brow := b[p*ldb : p*ldb+n]
+			for j, bv := range brow {
+				crow[j] += float32(av * bv)
+			}
+		}
+	}
+}
+
+func dwScalar(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw, dh, dw int, bias float32) {
+	for y := 0; y < oh; y++ {
+		orow := out[y*ow : y*ow+ow]
+		for x := range orow {
+			orow[x] = bias
+		}
+		for i := 0; i < kh; i++ {
+			for j := 0; j < kw; j++ {
+				wv := w[i*kw+j]
+				xrow := xp[(y+i*dh)*wp+j*dw:]
+				xrow = xrow[:ow]
+				for x, xv := range xrow {
+					orow[x] += float32(wv * xv)
+				}
+			}
+		}
+	}
+}
+
+var pool sync.Pool
+
+// scratch returns a float32 buffer of length n from a pool; release it with
+// putScratch.
+func scratch(n int) *[]float32 {
+	if p, ok := pool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+func putScratch(p *[]float32) { pool.Put(p) }

@@ -1,0 +1,152 @@
+//go:build goexperiment.simd && amd64 && !purego
+
+package kernels
+
+import "simd/archsimd"
+
+// AVX-512 is not used: no AVX-512 machine was available to test it, and the
+// AVX2 kernels run (with identical bits) on AVX-512 CPUs.
+func selectImpl() {
+	if archsimd.X86.AVX2() {
+		gemmImpl, dwImpl, path = gemmAVX2, dwAVX2, "avx2"
+		return
+	}
+	gemmImpl, dwImpl, path = gemmScalar, dwScalar, "purego"
+}
+
+type f8 = archsimd.Float32x8
+
+func load8(s []float32) f8 { return archsimd.LoadFloat32x8((*[8]float32)(s)) }
+func bc8(v float32) f8    { return archsimd.BroadcastFloat32x8(v) }
+
+// gemmAVX2 packs 16-column panels of b contiguously and runs a 4x16 register
+// tile over them; leftover columns use 8-wide tiles on b in place, then the
+// scalar loop. Each lane adds float32 products in the reference order.
+func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	j := 0
+	if n >= 16 && k > 0 {
+		pp := scratch(k * 16)
+		panel := *pp
+		for ; j+16 <= n; j += 16 {
+			for p := 0; p < k; p++ {
+				copy(panel[p*16:p*16+16], b[p*ldb+j:p*ldb+j+16])
+			}
+			i := 0
+			for ; i+4 <= m; i += 4 {
+				tile4x16(k, a[i*lda:], lda, panel, biasAt(bias, i, 4), c[i*ldc+j:], ldc)
+			}
+			for ; i < m; i++ {
+				tile1x16(k, a[i*lda:i*lda+k], panel, biasAt(bias, i, 1)[0], c[i*ldc+j:i*ldc+j+16])
+			}
+		}
+		putScratch(pp)
+	}
+	for ; j+8 <= n; j += 8 {
+		for i := 0; i < m; i++ {
+			tile1x8(k, a[i*lda:i*lda+k], b[j:], ldb, biasAt(bias, i, 1)[0], c[i*ldc+j:i*ldc+j+8])
+		}
+	}
+	if j < n {
+		gemmScalar(m, n-j, k, a, lda, b[j:], ldb, bias, c[j:], ldc)
+	}
+}
+
+func biasAt(bias []float32, i, n int) [4]float32 {
+	var r [4]float32
+	if bias != nil {
+		copy(r[:n], bias[i:i+n])
+	}
+	return r
+}
+
+func tile4x16(k int, a []float32, lda int, panel []float32, bias [4]float32, c []float32, ldc int) {
+	a0, a1, a2, a3 := a[:k], a[lda:lda+k], a[2*lda:2*lda+k], a[3*lda:3*lda+k]
+	c00, c10, c20, c30 := bc8(bias[0]), bc8(bias[1]), bc8(bias[2]), bc8(bias[3])
+	c01, c11, c21, c31 := c00, c10, c20, c30
+	panel = panel[:k*16]
+	for p := 0; p < k; p++ {
+		v0 := load8(panel[p*16:])
+		v1 := load8(panel[p*16+8:])
+		x := bc8(a0[p])
+		c00 = c00.Add(x.Mul(v0))
+		c01 = c01.Add(x.Mul(v1))
+		x = bc8(a1[p])
+		c10 = c10.Add(x.Mul(v0))
+		c11 = c11.Add(x.Mul(v1))
+		x = bc8(a2[p])
+		c20 = c20.Add(x.Mul(v0))
+		c21 = c21.Add(x.Mul(v1))
+		x = bc8(a3[p])
+		c30 = c30.Add(x.Mul(v0))
+		c31 = c31.Add(x.Mul(v1))
+	}
+	c00.StoreSlice(c[0:])
+	c01.StoreSlice(c[8:])
+	c10.StoreSlice(c[ldc:])
+	c11.StoreSlice(c[ldc+8:])
+	c20.StoreSlice(c[2*ldc:])
+	c21.StoreSlice(c[2*ldc+8:])
+	c30.StoreSlice(c[3*ldc:])
+	c31.StoreSlice(c[3*ldc+8:])
+}
+
+func tile1x16(k int, a []float32, panel []float32, bias float32, c []float32) {
+	c0 := bc8(bias)
+	c1 := c0
+	panel = panel[:k*16]
+	for p, av := range a {
+		x := bc8(av)
+		c0 = c0.Add(x.Mul(load8(panel[p*16:])))
+		c1 = c1.Add(x.Mul(load8(panel[p*16+8:])))
+	}
+	c0.StoreSlice(c)
+	c1.StoreSlice(c[8:])
+}
+
+func tile1x8(k int, a []float32, b []float32, ldb int, bias float32, c []float32) {
+	c0 := bc8(bias)
+	for p, av := range a {
+		c0 = c0.Add(bc8(av).Mul(load8(b[p*ldb:])))
+	}
+	c0.StoreSlice(c)
+}
+
+func dwAVX2(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw, dh, dw int, bias float32) {
+	vb := bc8(bias)
+	for y := 0; y < oh; y++ {
+		orow := out[y*ow : y*ow+ow]
+		x := 0
+		for ; x+16 <= ow; x += 16 {
+			acc0, acc1 := vb, vb
+			for i := 0; i < kh; i++ {
+				xrow := xp[(y+i*dh)*wp+x:]
+				for j := 0; j < kw; j++ {
+					wv := bc8(w[i*kw+j])
+					acc0 = acc0.Add(wv.Mul(load8(xrow[j*dw:])))
+					acc1 = acc1.Add(wv.Mul(load8(xrow[j*dw+8:])))
+				}
+			}
+			acc0.StoreSlice(orow[x:])
+			acc1.StoreSlice(orow[x+8:])
+		}
+		for ; x+8 <= ow; x += 8 {
+			acc := vb
+			for i := 0; i < kh; i++ {
+				xrow := xp[(y+i*dh)*wp+x:]
+				for j := 0; j < kw; j++ {
+					acc = acc.Add(bc8(w[i*kw+j]).Mul(load8(xrow[j*dw:])))
+				}
+			}
+			acc.StoreSlice(orow[x:])
+		}
+		for ; x < ow; x++ {
+			s := bias
+			for i := 0; i < kh; i++ {
+				for j := 0; j < kw; j++ {
+					s += float32(w[i*kw+j] * xp[(y+i*dh)*wp+x+j*dw])
+				}
+			}
+			orow[x] = s
+		}
+	}
+}
