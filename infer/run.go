@@ -1,0 +1,367 @@
+// Package infer owns execution of Provena model packages: the deterministic
+// executor (Run), execution traces that commit every node output (Trace),
+// single-node re-execution (StepNode), and single-element recomputation with
+// a self-contained one-step proof (RecomputeElement, VerifyStep), which is
+// what an optimistic dispute settles on chain.
+//
+// # Memory
+//
+// Run frees every intermediate tensor after its last consumer, in plain and
+// traced mode alike: a trace keeps only the roots (32 bytes per node
+// output), hashing each output on a pool of goroutines while later nodes
+// execute, and the hashing worker holds the tensor until it is hashed. With
+// Options.KeepOutputs every node output and its Merkle tree are kept, which
+// openings and one-step proofs need (about 1.3x the sum of all node output
+// sizes).
+package infer
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"crypto/sha256"
+
+	"github.com/provena/provena/merkle"
+	"github.com/provena/provena/model"
+	"github.com/provena/provena/ops"
+	"github.com/provena/provena/tensor"
+)
+
+// Options configures a run. None of them changes the results' bits.
+type Options struct {
+	// Threads is the number of workers kernels and hashing may use
+	// (default: GOMAXPROCS).
+	Threads int
+	// Trace commits every node output and computes the trace root.
+	Trace bool
+	// KeepOutputs keeps every node output (Result.NodeOutputs) and, when
+	// tracing, every output's Merkle tree, so that the trace can open chunks
+	// and prove single elements.
+	KeepOutputs bool
+	// Nodes, when positive, runs only the first Nodes nodes (the trace then
+	// covers those nodes only and Outputs holds what they produced).
+	Nodes int
+}
+
+// Result is what a run produced.
+type Result struct {
+	Outputs map[string]*tensor.Tensor
+	Trace   *Trace
+	// NodeOutputs[i][j] is output j of node i, with KeepOutputs.
+	NodeOutputs [][]*tensor.Tensor
+	// Inputs are the run's inputs in model input order.
+	Inputs []*tensor.Tensor
+}
+
+// Trace commits one execution: every node output is a Merkle root over
+// model.ChunkSize chunks of its canonical bytes (model.ValueRoot), and
+//
+//	nodes root  = Merkle root over leaf(output roots of node i, concatenated)
+//	inputs root = Merkle root over leaf(value root of input k)
+//	trace root  = SHA-256("provena/trace/v1\0" || model id || inputs root ||
+//	              nodes root || uint64 #inputs || uint64 #nodes)
+//
+// so that bisection can open the i-th node's roots with one proof.
+type Trace struct {
+	ModelID    merkle.Hash
+	InputRoots []merkle.Hash
+	NodeRoots  [][]merkle.Hash
+	InputsRoot merkle.Hash
+	NodesRoot  merkle.Hash
+	Root       merkle.Hash
+
+	inputTree  *merkle.Tree
+	nodeTree   *merkle.Tree
+	inputTrees []*merkle.Tree
+	valueTrees [][]*merkle.Tree // with KeepOutputs
+	inputs     []*tensor.Tensor
+	values     [][]*tensor.Tensor // with KeepOutputs
+}
+
+const traceDomain = "provena/trace/v1\x00"
+
+// TraceRoot combines the parts of a trace commitment.
+func TraceRoot(modelID, inputsRoot, nodesRoot merkle.Hash, numInputs, numNodes int) merkle.Hash {
+	b := make([]byte, 0, len(traceDomain)+3*32+16)
+	b = append(b, traceDomain...)
+	b = append(b, modelID[:]...)
+	b = append(b, inputsRoot[:]...)
+	b = append(b, nodesRoot[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(numInputs))
+	b = binary.BigEndian.AppendUint64(b, uint64(numNodes))
+	return sha256.Sum256(b)
+}
+
+func nodeLeafData(roots []merkle.Hash) []byte {
+	b := make([]byte, 0, 32*len(roots))
+	for _, r := range roots {
+		b = append(b, r[:]...)
+	}
+	return b
+}
+
+// CheckInputs validates inputs against the model's declared inputs and
+// returns them in model order.
+func CheckInputs(m *model.Model, inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if len(inputs) != len(m.Inputs) {
+		return nil, fmt.Errorf("model takes %d inputs, got %d", len(m.Inputs), len(inputs))
+	}
+	out := make([]*tensor.Tensor, len(m.Inputs))
+	for i, in := range m.Inputs {
+		t, ok := inputs[in.Name]
+		if !ok || t == nil {
+			return nil, fmt.Errorf("missing input %q", in.Name)
+		}
+		if err := checkTensor(t, in.Meta()); err != nil {
+			return nil, fmt.Errorf("input %q: %w", in.Name, err)
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+func checkTensor(t *tensor.Tensor, want tensor.Meta) error {
+	if t.DType != want.DType || len(t.Shape) != len(want.Shape) {
+		return fmt.Errorf("is %v%v, want %v%v", t.DType, t.Shape, want.DType, want.Shape)
+	}
+	for i := range t.Shape {
+		if t.Shape[i] != want.Shape[i] {
+			return fmt.Errorf("is %v%v, want %v%v", t.DType, t.Shape, want.DType, want.Shape)
+		}
+	}
+	if t.Len() != tensor.NumElements(t.Shape) {
+		return fmt.Errorf("has %d elements for shape %v", t.Len(), t.Shape)
+	}
+	return nil
+}
+
+func threads(n int) int {
+	if n <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return n
+}
+
+// Run executes the model on inputs (by input name).
+func Run(m *model.Model, inputs map[string]*tensor.Tensor, opts Options) (*Result, error) {
+	ins, err := CheckInputs(m, inputs)
+	if err != nil {
+		return nil, fmt.Errorf("run model: %w", err)
+	}
+	nn := len(m.Nodes)
+	if opts.Nodes > 0 && opts.Nodes < nn {
+		nn = opts.Nodes
+	}
+	ctx := &ops.Ctx{Threads: threads(opts.Threads)}
+	// lastUse[i][j] is the last node reading output j of node i; graph
+	// outputs and kept values are never freed.
+	lastUse := make([][]int, nn)
+	for i := 0; i < nn; i++ {
+		lastUse[i] = make([]int, len(m.Nodes[i].Outputs))
+		for j := range lastUse[i] {
+			lastUse[i][j] = -1
+		}
+	}
+	for i := 0; i < nn; i++ {
+		for _, r := range m.Nodes[i].InRefs {
+			if r.Kind == model.RefNode {
+				lastUse[r.Index][r.Output] = i
+			}
+		}
+	}
+	isOutput := map[model.Ref]bool{}
+	for _, r := range m.OutputRefs() {
+		isOutput[r] = true
+	}
+	vals := make([][]*tensor.Tensor, nn)
+	res := &Result{Inputs: ins}
+	// A partial run keeps everything: its values feed a later step.
+	free := !opts.KeepOutputs && nn == len(m.Nodes)
+
+	var h *hasher
+	if opts.Trace {
+		h = newHasher(m, nn, ctx.Threads, opts.KeepOutputs)
+	}
+	for i := 0; i < nn; i++ {
+		n := &m.Nodes[i]
+		outs, err := runNode(ctx, m, n, i, func(r model.Ref) *tensor.Tensor {
+			switch r.Kind {
+			case model.RefInput:
+				return ins[r.Index]
+			case model.RefWeight:
+				return m.Weights[r.Index].Tensor
+			case model.RefNode:
+				return vals[r.Index][r.Output]
+			}
+			return nil
+		})
+		if err != nil {
+			if h != nil {
+				h.close()
+			}
+			return nil, fmt.Errorf("run model: %w", err)
+		}
+		vals[i] = outs
+		if h != nil {
+			h.submit(i, outs)
+		}
+		if !free {
+			continue
+		}
+		for j := range outs {
+			if lastUse[i][j] < 0 && !isOutput[model.Ref{Kind: model.RefNode, Index: i, Output: j}] {
+				outs[j] = nil
+			}
+		}
+		for _, r := range n.InRefs {
+			if r.Kind == model.RefNode && lastUse[r.Index][r.Output] == i && !isOutput[r] {
+				vals[r.Index][r.Output] = nil
+			}
+		}
+	}
+	res.Outputs = map[string]*tensor.Tensor{}
+	if nn == len(m.Nodes) {
+		for k, r := range m.OutputRefs() {
+			res.Outputs[m.Outputs[k].Name] = vals[r.Index][r.Output]
+		}
+	} else {
+		for i := 0; i < nn; i++ {
+			for j, name := range m.Nodes[i].Outputs {
+				if name != "" && vals[i][j] != nil {
+					res.Outputs[name] = vals[i][j]
+				}
+			}
+		}
+	}
+	if opts.KeepOutputs {
+		res.NodeOutputs = vals
+	}
+	if h != nil {
+		res.Trace = h.finish(ins)
+		if opts.KeepOutputs {
+			res.Trace.values = vals
+		}
+	}
+	return res, nil
+}
+
+// runNode runs node i with inputs from get and checks the outputs against
+// the node's validated metadata, so that a misbehaving kernel is caught at
+// the node that misbehaved.
+func runNode(ctx *ops.Ctx, m *model.Model, n *model.Node, i int, get func(model.Ref) *tensor.Tensor) ([]*tensor.Tensor, error) {
+	op, ok := ops.Lookup(n.OpType)
+	if !ok {
+		return nil, fmt.Errorf("node %d (%s %q): operator not implemented", i, n.OpType, n.Name)
+	}
+	in := make([]*tensor.Tensor, len(n.Inputs))
+	for j, r := range n.InRefs {
+		if r.Kind == model.RefNone {
+			continue
+		}
+		if in[j] = get(r); in[j] == nil {
+			return nil, fmt.Errorf("node %d (%s %q): input %d (%s) not available", i, n.OpType, n.Name, j, n.Inputs[j])
+		}
+	}
+	outs, err := op.Run(ctx, in, n.Attrs)
+	if err != nil {
+		return nil, fmt.Errorf("node %d (%s %q): %w", i, n.OpType, n.Name, err)
+	}
+	if len(outs) < len(n.OutMetas) {
+		return nil, fmt.Errorf("node %d (%s %q): kernel returned %d outputs, want %d", i, n.OpType, n.Name, len(outs), len(n.OutMetas))
+	}
+	outs = outs[:len(n.OutMetas)]
+	for j, o := range outs {
+		if o == nil {
+			return nil, fmt.Errorf("node %d (%s %q): kernel returned no output %d", i, n.OpType, n.Name, j)
+		}
+		if err := checkTensor(o, n.OutMetas[j]); err != nil {
+			return nil, fmt.Errorf("node %d (%s %q): output %d %w", i, n.OpType, n.Name, j, err)
+		}
+	}
+	return outs, nil
+}
+
+// hasher commits node outputs on a goroutine pool while execution goes on.
+type hasher struct {
+	keep  bool
+	m     *model.Model
+	roots [][]merkle.Hash
+	trees [][]*merkle.Tree
+	jobs  chan hashJob
+	wg    sync.WaitGroup
+}
+
+type hashJob struct {
+	node, out int
+	t         *tensor.Tensor
+}
+
+func newHasher(m *model.Model, nn, workers int, keep bool) *hasher {
+	h := &hasher{keep: keep, m: m, roots: make([][]merkle.Hash, nn), jobs: make(chan hashJob, 1024)}
+	if keep {
+		h.trees = make([][]*merkle.Tree, nn)
+	}
+	for i := 0; i < nn; i++ {
+		h.roots[i] = make([]merkle.Hash, len(m.Nodes[i].Outputs))
+		if keep {
+			h.trees[i] = make([]*merkle.Tree, len(m.Nodes[i].Outputs))
+		}
+	}
+	for w := 0; w < workers; w++ {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			for j := range h.jobs {
+				// Each job writes only its own slot.
+				if keep {
+					tr := model.ValueTree(j.t, 1)
+					h.trees[j.node][j.out] = tr
+					h.roots[j.node][j.out] = tr.Root()
+				} else {
+					h.roots[j.node][j.out] = model.ValueRoot(j.t, 1)
+				}
+			}
+		}()
+	}
+	return h
+}
+
+func (h *hasher) submit(node int, outs []*tensor.Tensor) {
+	for j, t := range outs {
+		h.jobs <- hashJob{node, j, t}
+	}
+}
+
+func (h *hasher) close() {
+	close(h.jobs)
+	h.wg.Wait()
+}
+
+func (h *hasher) finish(ins []*tensor.Tensor) *Trace {
+	h.close()
+	tr := &Trace{ModelID: h.m.ID(), NodeRoots: h.roots, valueTrees: h.trees}
+	il := make([]merkle.Hash, len(ins))
+	for k, t := range ins {
+		vt := model.ValueTree(t, 0)
+		tr.inputTrees = append(tr.inputTrees, vt)
+		tr.InputRoots = append(tr.InputRoots, vt.Root())
+		root := vt.Root()
+		il[k] = merkle.LeafHash(root[:])
+	}
+	tr.inputs = ins
+	tr.inputTree, _ = merkle.New(il)
+	nl := make([]merkle.Hash, len(h.roots))
+	for i, r := range h.roots {
+		nl[i] = merkle.LeafHash(nodeLeafData(r))
+	}
+	if len(nl) == 0 {
+		nl = append(nl, merkle.LeafHash(nil))
+	}
+	tr.nodeTree, _ = merkle.New(nl)
+	tr.InputsRoot = tr.inputTree.Root()
+	tr.NodesRoot = tr.nodeTree.Root()
+	tr.Root = TraceRoot(tr.ModelID, tr.InputsRoot, tr.NodesRoot, len(ins), len(h.roots))
+	return tr
+}

@@ -1,0 +1,180 @@
+package merkle
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// refRoot is the definition in the package doc, written recursively and
+// independently of the level-by-level code under test.
+func refRoot(leaves []Hash) Hash {
+	for len(leaves) > 1 {
+		var next []Hash
+		for j := 0; j < len(leaves); j += 2 {
+			if j+1 < len(leaves) {
+				next = append(next, Node(leaves[j], leaves[j+1]))
+			} else {
+				next = append(next, leaves[j])
+			}
+		}
+		leaves = next
+	}
+	return leaves[0]
+}
+
+func chunks(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = []byte(fmt.Sprintf("chunk-%d", i))
+	}
+	return out
+}
+
+func TestRootMatchesDefinition(t *testing.T) {
+	for n := 1; n <= 70; n++ {
+		cs := chunks(n)
+		leaves := make([]Hash, n)
+		for i, c := range cs {
+			leaves[i] = LeafHash(c)
+		}
+		want := refRoot(leaves)
+		tree, err := New(append([]Hash(nil), leaves...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tree.Root() != want {
+			t.Fatalf("n=%d: tree root differs from definition", n)
+		}
+		got, err := Root(append([]Hash(nil), leaves...))
+		if err != nil || got != want {
+			t.Fatalf("n=%d: Root differs from definition", n)
+		}
+		for i := 0; i < n; i++ {
+			proof, err := tree.Prove(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Verify(want, i, n, cs[i], proof); err != nil {
+				t.Fatalf("n=%d i=%d: %v", n, i, err)
+			}
+			if err := Verify(want, i, n, []byte("forged"), proof); !errors.Is(err, ErrProof) {
+				t.Fatalf("n=%d i=%d: forged chunk verified", n, i)
+			}
+			if n > 1 {
+				if err := Verify(want, (i+1)%n, n, cs[i], proof); err == nil {
+					t.Fatalf("n=%d i=%d: proof verified at the wrong index", n, i)
+				}
+			}
+			if err := Verify(want, i, n+1, cs[i], proof); err == nil && n&(n-1) != 0 {
+				// A wrong n changes the promotion pattern for most shapes; when
+				// it happens not to, the committed n is what pins it.
+				t.Logf("n=%d i=%d: proof also verifies for n+1", n, i)
+			}
+		}
+	}
+}
+
+func TestProveMany(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 1; n <= 90; n++ {
+		cs := chunks(n)
+		leaves := make([]Hash, n)
+		for i, c := range cs {
+			leaves[i] = LeafHash(c)
+		}
+		tree, _ := New(leaves)
+		for trial := 0; trial < 20; trial++ {
+			var idx []int
+			var hs []Hash
+			for i := 0; i < n; i++ {
+				if rng.IntN(3) == 0 {
+					idx = append(idx, i)
+					hs = append(hs, leaves[i])
+				}
+			}
+			if len(idx) == 0 {
+				continue
+			}
+			proof, err := tree.ProveMany(idx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := VerifyMany(tree.Root(), n, idx, hs, proof); err != nil {
+				t.Fatalf("n=%d %v: %v", n, idx, err)
+			}
+			single := 0
+			for _, i := range idx {
+				p, _ := tree.Prove(i)
+				single += len(p)
+			}
+			if len(proof) > single {
+				t.Fatalf("n=%d: multiproof %d hashes > %d for single proofs", n, len(proof), single)
+			}
+			bad := append([]Hash(nil), hs...)
+			bad[len(bad)-1][0] ^= 1
+			if err := VerifyMany(tree.Root(), n, idx, bad, proof); err == nil {
+				t.Fatalf("n=%d: tampered leaf verified", n)
+			}
+			if len(proof) > 0 {
+				if err := VerifyMany(tree.Root(), n, idx, hs, proof[:len(proof)-1]); err == nil {
+					t.Fatalf("n=%d: short proof verified", n)
+				}
+			}
+			if err := VerifyMany(tree.Root(), n, idx, hs, append(proof, Hash{})); err == nil {
+				t.Fatalf("n=%d: long proof verified", n)
+			}
+		}
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	if _, err := New(nil); err == nil {
+		t.Fatal("empty tree accepted")
+	}
+	tree, _ := FromData([]byte("abcdefgh"), 3, 1)
+	if tree.Len() != 3 {
+		t.Fatalf("got %d chunks, want 3", tree.Len())
+	}
+	for _, idx := range [][]int{nil, {-1}, {3}, {1, 1}, {2, 1}} {
+		if _, err := tree.ProveMany(idx); err == nil {
+			t.Errorf("ProveMany(%v) accepted", idx)
+		}
+		if err := VerifyMany(tree.Root(), 3, idx, make([]Hash, len(idx)), nil); err == nil {
+			t.Errorf("VerifyMany(%v) accepted", idx)
+		}
+	}
+	if err := VerifyMany(tree.Root(), 0, []int{0}, []Hash{{}}, nil); err == nil {
+		t.Error("n=0 accepted")
+	}
+	empty, _ := FromData(nil, 4, 1)
+	if empty.Len() != 1 || empty.Root() != LeafHash(nil) {
+		t.Error("empty data is not one empty chunk")
+	}
+}
+
+func TestHashChunksWorkersAgree(t *testing.T) {
+	data := make([]byte, 100_003)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	one := HashChunks(data, 64, 1)
+	four := HashChunks(data, 64, 4)
+	for i := range one {
+		if one[i] != four[i] {
+			t.Fatalf("chunk %d differs with 4 workers", i)
+		}
+	}
+}
+
+func TestParseHash(t *testing.T) {
+	h := LeafHash([]byte("x"))
+	got, err := ParseHash(h.String())
+	if err != nil || got != h {
+		t.Fatalf("round trip: %v", err)
+	}
+	if _, err := ParseHash("zz"); err == nil {
+		t.Fatal("bad hex accepted")
+	}
+}
