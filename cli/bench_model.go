@@ -1,0 +1,408 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/provena/provena/infer"
+	"github.com/provena/provena/model"
+	"github.com/provena/provena/npy"
+	"github.com/provena/provena/tensor"
+)
+
+func init() { benchCommands = append(benchCommands, newBenchModelCmd) }
+
+// OrtRefEnv names scripts/ort_ref.js when the command does not run from a
+// checkout of the repository.
+const OrtRefEnv = "PROVENA_ORT_REF"
+
+type benchModelFlags struct {
+	onnx       string
+	input      string
+	threads    int
+	repeat     int
+	json       bool
+	cpuprofile string
+	ortScript  string
+}
+
+func newBenchModelCmd() *cobra.Command {
+	var f benchModelFlags
+	cmd := &cobra.Command{
+		Use:   "model MODEL.pvm",
+		Short: "Time a model under Provena (plain and traced) against onnxruntime on the same input and threads",
+		Long: `Runs the model under onnxruntime-node (scripts/ort_ref.js, as a child
+process) and under Provena, plain and with the full trace, on the same input
+with the same thread count, and prints p50 latency over --repeat runs after
+one warm-up, throughput, the ratios Provena/onnxruntime and traced/plain, and
+peak memory (Provena: this process's VmHWM; onnxruntime: the node child's max
+RSS).
+
+The ONNX file is MODEL.onnx next to the package unless --onnx says otherwise.
+Without --input the input is deterministic pseudo-random values in [-1, 1] of
+the model's input shape. onnxruntime-node is installed by scripts/fixtures.sh.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBenchModel(cmd, args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.onnx, "onnx", "", "ONNX file for onnxruntime (default: the package path with .onnx)")
+	fl.StringVar(&f.input, "input", "", "input .npy for the model's first input (default: deterministic pseudo-random)")
+	fl.IntVar(&f.threads, "threads", 1, "threads for both runtimes")
+	fl.IntVar(&f.repeat, "repeat", 10, "timed runs after the warm-up")
+	fl.BoolVar(&f.json, "json", false, "print machine-readable JSON, no progress")
+	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of Provena's runs to this file")
+	fl.StringVar(&f.ortScript, "ort-script", "", "path of scripts/ort_ref.js (default: env "+OrtRefEnv+", else found from the working directory)")
+	return cmd
+}
+
+// benchSide is one runtime's figures.
+type benchSide struct {
+	Runtime      string    `json:"runtime"`
+	FirstMS      float64   `json:"first_ms"`
+	RunsMS       []float64 `json:"runs_ms"`
+	P50MS        float64   `json:"p50_ms"`
+	PerSecond    float64   `json:"inferences_per_s"`
+	PeakRSSBytes int64     `json:"peak_rss_bytes"`
+}
+
+type benchModelReport struct {
+	Model             string    `json:"model"`
+	ModelID           string    `json:"model_id"`
+	ONNX              string    `json:"onnx"`
+	Input             string    `json:"input"`
+	Shape             []int     `json:"shape"`
+	Threads           int       `json:"threads"`
+	Repeat            int       `json:"repeat"`
+	GOMAXPROCS        int       `json:"gomaxprocs"`
+	ORT               benchSide `json:"onnxruntime"`
+	Plain             benchSide `json:"provena_plain"`
+	Traced            benchSide `json:"provena_traced"`
+	RatioProvenaORT   float64   `json:"ratio_provena_ort"`
+	RatioTracedPlain  float64   `json:"ratio_traced_plain"`
+	CPUProfile        string    `json:"cpuprofile,omitempty"`
+	ProvenaPeakSource string    `json:"provena_peak_source"`
+}
+
+func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
+	if f.threads < 1 || f.threads > 1024 {
+		return fmt.Errorf("--threads %d: want 1 to 1024", f.threads)
+	}
+	if f.repeat < 1 || f.repeat > 100000 {
+		return fmt.Errorf("--repeat %d: want 1 to 100000", f.repeat)
+	}
+	progress := func(format string, a ...any) {}
+	if !f.json && benchIsTerminal(os.Stderr) {
+		progress = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+	}
+
+	m, err := model.Load(pkg)
+	if err != nil {
+		return fmt.Errorf("bench model: %w", err)
+	}
+	if len(m.Inputs) != 1 {
+		return fmt.Errorf("bench model: the model has %d inputs; only single-input models are supported", len(m.Inputs))
+	}
+	onnxPath := f.onnx
+	if onnxPath == "" {
+		onnxPath = strings.TrimSuffix(pkg, filepath.Ext(pkg)) + ".onnx"
+		if _, err := os.Stat(onnxPath); err != nil {
+			return fmt.Errorf("bench model: no ONNX file %s next to the package; pass --onnx", onnxPath)
+		}
+	}
+	script, err := benchFindOrtRef(f.ortScript)
+	if err != nil {
+		return fmt.Errorf("bench model: %w", err)
+	}
+
+	in := m.Inputs[0]
+	var x *tensor.Tensor
+	inputDesc := f.input
+	if f.input != "" {
+		if x, err = benchReadNpy(f.input); err != nil {
+			return fmt.Errorf("bench model: %w", err)
+		}
+		if x.DType != in.DType || !slices.Equal(x.Shape, in.Shape) {
+			return fmt.Errorf("bench model: input %s is %v%v, the model's %s is %v%v", f.input, x.DType, x.Shape, in.Name, in.DType, in.Shape)
+		}
+	} else {
+		if x, err = benchInput(in); err != nil {
+			return fmt.Errorf("bench model: %w", err)
+		}
+		inputDesc = "pseudo-random [-1, 1]"
+	}
+	// onnxruntime reads the same bytes from a temporary .npy file.
+	tmp, err := os.CreateTemp("", "provena-bench-*.npy")
+	if err != nil {
+		return fmt.Errorf("bench model: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := npy.Write(tmp, x); err != nil {
+		tmp.Close()
+		return fmt.Errorf("bench model: write input: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("bench model: write input: %w", err)
+	}
+
+	rep := benchModelReport{
+		Model: pkg, ModelID: fmt.Sprintf("%x", m.ID()), ONNX: onnxPath, Input: inputDesc, Shape: in.Shape,
+		Threads: f.threads, Repeat: f.repeat, GOMAXPROCS: runtime.GOMAXPROCS(0),
+		ProvenaPeakSource: "VmHWM of the provena process (plain and traced runs together)",
+	}
+
+	progress("onnxruntime: %s, %d threads, 1 warm-up + %d runs", filepath.Base(onnxPath), f.threads, f.repeat)
+	if rep.ORT, err = benchORT(script, onnxPath, tmp.Name(), f.threads, f.repeat); err != nil {
+		return fmt.Errorf("bench model: onnxruntime: %w", err)
+	}
+
+	if f.cpuprofile != "" {
+		pf, err := os.Create(f.cpuprofile)
+		if err != nil {
+			return fmt.Errorf("bench model: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("bench model: cpu profile: %w", err)
+		}
+		rep.CPUProfile = f.cpuprofile
+	}
+	inputs := map[string]*tensor.Tensor{in.Name: x}
+	run := func(trace bool) (float64, error) {
+		start := time.Now()
+		_, err := infer.Run(m, inputs, infer.Options{Threads: f.threads, Trace: trace})
+		return float64(time.Since(start).Nanoseconds()) / 1e6, err
+	}
+	progress("provena: warm-up, plain and traced")
+	if rep.Plain.FirstMS, err = run(false); err != nil {
+		pprof.StopCPUProfile()
+		return fmt.Errorf("bench model: provena: %w", err)
+	}
+	if rep.Traced.FirstMS, err = run(true); err != nil {
+		pprof.StopCPUProfile()
+		return fmt.Errorf("bench model: provena traced: %w", err)
+	}
+	// Plain and traced runs alternate, so that drift in the machine's speed
+	// (other load, frequency) falls on both alike.
+	for i := range f.repeat {
+		progress("provena: run %d/%d", i+1, f.repeat)
+		p, err := run(false)
+		if err != nil {
+			pprof.StopCPUProfile()
+			return fmt.Errorf("bench model: provena: %w", err)
+		}
+		t, err := run(true)
+		if err != nil {
+			pprof.StopCPUProfile()
+			return fmt.Errorf("bench model: provena traced: %w", err)
+		}
+		rep.Plain.RunsMS = append(rep.Plain.RunsMS, p)
+		rep.Traced.RunsMS = append(rep.Traced.RunsMS, t)
+	}
+	pprof.StopCPUProfile()
+	hwm, err := benchVmHWM()
+	if err != nil {
+		rep.ProvenaPeakSource = "unavailable: " + err.Error()
+	}
+	for _, s := range []*benchSide{&rep.Plain, &rep.Traced} {
+		s.P50MS = benchMedian(s.RunsMS)
+		s.PerSecond = benchPerSecond(s.P50MS)
+		s.PeakRSSBytes = hwm
+	}
+	rep.Plain.Runtime, rep.Traced.Runtime = "provena", "provena traced"
+	rep.RatioProvenaORT = rep.Plain.P50MS / rep.ORT.P50MS
+	rep.RatioTracedPlain = rep.Traced.P50MS / rep.Plain.P50MS
+
+	out := cmd.OutOrStdout()
+	if f.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printBenchModel(out, rep)
+	return nil
+}
+
+func printBenchModel(w io.Writer, r benchModelReport) {
+	fmt.Fprintf(w, "model %s (id %s)\n", r.Model, benchShortHex(r.ModelID))
+	fmt.Fprintf(w, "input %v (%s), threads %d, p50 of %d runs after 1 warm-up\n", r.Shape, r.Input, r.Threads, r.Repeat)
+	for _, s := range []benchSide{r.ORT, r.Plain, r.Traced} {
+		fmt.Fprintf(w, "  %-24s p50 %9.2f ms  first %9.2f ms  %7.2f inf/s  peak %s\n",
+			s.Runtime, s.P50MS, s.FirstMS, s.PerSecond, benchMiB(s.PeakRSSBytes))
+	}
+	fmt.Fprintf(w, "provena/onnxruntime %.2fx   traced/plain %.3fx\n", r.RatioProvenaORT, r.RatioTracedPlain)
+	if r.CPUProfile != "" {
+		fmt.Fprintf(w, "cpu profile of provena's runs: %s (go tool pprof -top %s)\n", r.CPUProfile, r.CPUProfile)
+	}
+}
+
+// benchORT runs scripts/ort_ref.js and reads its JSON report; the child's
+// peak memory comes from the kernel's rusage, not from the child itself.
+func benchORT(script, onnxPath, input string, threads, repeat int) (benchSide, error) {
+	c := exec.Command("node", script, "--model", onnxPath, "--input", input,
+		"--threads", strconv.Itoa(threads), "--repeat", strconv.Itoa(repeat), "--json")
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	if err := c.Run(); err != nil {
+		return benchSide{}, fmt.Errorf("node %s: %w: %s", script, err, strings.TrimSpace(stderr.String()))
+	}
+	var r struct {
+		Runtime string    `json:"runtime"`
+		FirstMS float64   `json:"first_ms"`
+		RunsMS  []float64 `json:"runs_ms"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		return benchSide{}, fmt.Errorf("parse the report of %s: %w", script, err)
+	}
+	if len(r.RunsMS) != repeat {
+		return benchSide{}, fmt.Errorf("%s reported %d runs, want %d", script, len(r.RunsMS), repeat)
+	}
+	s := benchSide{Runtime: r.Runtime, FirstMS: r.FirstMS, RunsMS: r.RunsMS, P50MS: benchMedian(r.RunsMS)}
+	s.PerSecond = benchPerSecond(s.P50MS)
+	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.PeakRSSBytes = int64(ru.Maxrss) * 1024 // Linux reports KiB
+	}
+	return s, nil
+}
+
+// benchFindOrtRef locates scripts/ort_ref.js: the flag, the environment, then the
+// working directory and its parents (a checkout of the repository).
+func benchFindOrtRef(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if p := os.Getenv(OrtRefEnv); p != "" {
+		return p, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "scripts", "ort_ref.js")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("scripts/ort_ref.js not found from the working directory; pass --ort-script or set %s", OrtRefEnv)
+		}
+		dir = parent
+	}
+}
+
+// benchInput fills the model's input with deterministic values: splitmix64
+// mapped to [-1, 1] for floats, small non-negative integers otherwise.
+func benchInput(in model.ValueInfo) (*tensor.Tensor, error) {
+	t, err := tensor.New(in.DType, in.Shape)
+	if err != nil {
+		return nil, err
+	}
+	var s uint64 = 2026
+	next := func() uint64 {
+		s += 0x9e3779b97f4a7c15
+		z := s
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		return z ^ (z >> 31)
+	}
+	switch in.DType {
+	case tensor.Float32:
+		for i := range t.F32 {
+			t.F32[i] = float32(next()>>40)/float32(1<<23) - 1
+		}
+	case tensor.Int64:
+		for i := range t.I64 {
+			t.I64[i] = int64(next() % 16)
+		}
+	default:
+		return nil, fmt.Errorf("input %s: no generated values for %v; pass --input", in.Name, in.DType)
+	}
+	return t, nil
+}
+
+func benchReadNpy(path string) (*tensor.Tensor, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	t, err := npy.Read(fh)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// benchVmHWM is this process's peak resident set size, from /proc/self/status.
+func benchVmHWM() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse VmHWM %q: %w", rest, err)
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/self/status")
+}
+
+func benchMedian(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func benchPerSecond(ms float64) float64 {
+	if ms <= 0 {
+		return 0
+	}
+	return 1000 / ms
+}
+
+func benchMiB(b int64) string {
+	if b <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}
+
+func benchShortHex(s string) string {
+	if len(s) > 16 {
+		return s[:16] + "…"
+	}
+	return s
+}
+
+func benchIsTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
