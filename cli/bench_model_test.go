@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/provena/provena/model"
+	"github.com/provena/provena/tensor"
+)
+
+func TestBenchMedian(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	}
+	for _, tc := range tests {
+		in := slices.Clone(tc.in)
+		if got := benchMedian(tc.in); got != tc.want {
+			t.Errorf("benchMedian(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+		if !slices.Equal(in, tc.in) {
+			t.Errorf("benchMedian reordered its argument: %v", tc.in)
+		}
+	}
+	if !math.IsNaN(benchMedian(nil)) {
+		t.Error("benchMedian(nil) is not NaN")
+	}
+}
+
+func TestBenchInput(t *testing.T) {
+	in := model.ValueInfo{Name: "x", DType: tensor.Float32, Shape: []int{1, 3, 4, 4}}
+	a, err := benchInput(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := benchInput(in)
+	if !slices.Equal(a.F32, b.F32) {
+		t.Error("bench input is not deterministic")
+	}
+	distinct := map[float32]bool{}
+	for _, v := range a.F32 {
+		if v < -1 || v > 1 {
+			t.Fatalf("value %v outside [-1, 1]", v)
+		}
+		distinct[v] = true
+	}
+	if len(distinct) < len(a.F32)/2 {
+		t.Errorf("only %d distinct values in %d", len(distinct), len(a.F32))
+	}
+	if _, err := benchInput(model.ValueInfo{Name: "b", DType: tensor.Bool, Shape: []int{2}}); err == nil {
+		t.Error("bool input: no error")
+	}
+}
+
+func TestBenchFindOrtRef(t *testing.T) {
+	t.Setenv(OrtRefEnv, "")
+	p, err := benchFindOrtRef("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(p) != "ort_ref.js" {
+		t.Errorf("found %s", p)
+	}
+	if p, _ := benchFindOrtRef("/x/y.js"); p != "/x/y.js" {
+		t.Errorf("flag ignored: %s", p)
+	}
+	t.Setenv(OrtRefEnv, "/env/ort.js")
+	if p, _ := benchFindOrtRef(""); p != "/env/ort.js" {
+		t.Errorf("env ignored: %s", p)
+	}
+}
