@@ -194,6 +194,7 @@ func (im *importer) run(g *graphProto) (*model.Model, error) {
 			im.names[o] = true
 		}
 	}
+	im.missingOps(g)
 	for k, idx := range order {
 		if im.opts.Progress != nil && k%64 == 0 {
 			im.opts.Progress("nodes", k, len(order))
@@ -444,9 +445,13 @@ func (im *importer) node(n *nodeProto) {
 		return
 	}
 	op, found := ops.Lookup(n.OpType)
+	if !found && n.OpType == "BatchNormalization" {
+		// Most BatchNormalizations fold into their Conv below; one that does
+		// not fails in Validate, naming the op.
+		op, found = bnShapeOnly{}, true
+	}
 	if !found {
-		im.problem(n, "operator not implemented")
-		im.markBad(n)
+		im.markBad(n) // reported once per op type by missingOps
 		return
 	}
 	in := make([]tensor.Meta, len(inputs))
@@ -521,6 +526,51 @@ func (im *importer) node(n *nodeProto) {
 	}
 	outputs := append([]string(nil), n.Outputs...)
 	im.nodes = append(im.nodes, &model.Node{Name: n.Name, OpType: n.OpType, Inputs: inputs, Outputs: outputs, Attrs: attrs})
+}
+
+// missingOps reports every op type the graph uses that Provena does not
+// implement, once each, before any node is processed: a missing op hides
+// the problems of everything downstream of it.
+func (im *importer) missingOps(g *graphProto) {
+	count := map[string]int{}
+	first := map[string]*nodeProto{}
+	var types []string
+	for _, n := range g.Nodes {
+		switch n.OpType {
+		case "Constant", "Identity", "Dropout", "BatchNormalization":
+			continue
+		}
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			continue
+		}
+		if _, ok := ops.Lookup(n.OpType); ok {
+			continue
+		}
+		if count[n.OpType] == 0 {
+			types = append(types, n.OpType)
+			first[n.OpType] = n
+		}
+		count[n.OpType]++
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		im.problem(first[t], "operator not implemented (%d node(s) use it)", count[t])
+	}
+}
+
+// bnShapeOnly infers BatchNormalization's output shape when no kernel is
+// registered, so that the node can still be folded into its Conv.
+type bnShapeOnly struct{}
+
+func (bnShapeOnly) Infer(in []tensor.Meta, a ops.Attrs) ([]tensor.Meta, error) {
+	if len(in) != 5 || in[0].DType != tensor.Float32 {
+		return nil, &ops.UnsupportedError{Op: "BatchNormalization", What: "needs 5 inputs, float32"}
+	}
+	return []tensor.Meta{{DType: in[0].DType, Shape: in[0].Shape}}, nil
+}
+
+func (bnShapeOnly) Run(*ops.Ctx, []*tensor.Tensor, ops.Attrs) ([]*tensor.Tensor, error) {
+	return nil, &ops.UnsupportedError{Op: "BatchNormalization", What: "operator not implemented (only folding into Conv is)"}
 }
 
 // shapeValue is the Shape operator on a static shape (start/end per opset
