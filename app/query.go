@@ -68,7 +68,15 @@ func (a *App) Query(path string, data []byte, height int64, prove bool) QueryRes
 	case QuerySupply:
 		key = keySupply
 	default:
-		return queryFail(CodeUnknownQuery, "unknown query path %q (have %s, %s, %s)", path, QueryAccount, QueryParams, QuerySupply)
+		route, ok := queryRoute(path)
+		if !ok {
+			return queryFail(CodeUnknownQuery, "unknown query path %q (have %v)", path, QueryPaths())
+		}
+		k, err := route.Key(data)
+		if err != nil {
+			return queryFail(CodeBadQuery, "%s: %v", path, err)
+		}
+		key = k
 	}
 	res := QueryResult{Height: height, Key: key}
 	var raw []byte
@@ -136,6 +144,9 @@ func renderValue(path string, key, raw []byte) ([]byte, error) {
 			return nil, err
 		}
 		return json.Marshal(s.JSON())
+	}
+	if r, ok := queryRoute(path); ok {
+		return r.Render(key, raw)
 	}
 	return nil, fmt.Errorf("unknown query path %q", path)
 }
