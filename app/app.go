@@ -229,6 +229,9 @@ type storeKV struct{ s *state.Store }
 func (k storeKV) Get(key []byte) ([]byte, error) { return k.s.Get(key) }
 func (k storeKV) Set(key, v []byte) error        { return k.s.Set(key, v) }
 func (k storeKV) Delete(key []byte) error        { return k.s.Delete(key) }
+func (k storeKV) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
+	return k.s.Iterate(prefix, fn)
+}
 
 // committedKV reads the last committed version, which block execution in
 // the working tree does not disturb. Before the first commit it reads the

@@ -130,6 +130,19 @@ func (c *Context) Set(key, value []byte) error { return c.kv.Set(key, value) }
 // Delete removes a raw state key.
 func (c *Context) Delete(key []byte) error { return c.kv.Delete(key) }
 
+// Iterate calls fn for each key with prefix in ascending order until fn
+// returns false; fn must not write. Only end-of-block hooks can iterate:
+// message handlers run over write buffers that do not support it.
+func (c *Context) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
+	it, ok := c.kv.(interface {
+		Iterate(prefix []byte, fn func(key, value []byte) bool) error
+	})
+	if !ok {
+		return fmt.Errorf("iterate %q: only end-of-block hooks can iterate state", prefix)
+	}
+	return it.Iterate(prefix, fn)
+}
+
 // Account loads an account; a missing one is the zero Account.
 func (c *Context) Account(a tx.Address) (Account, error) {
 	b, err := c.kv.Get(AccountKey(a))

@@ -92,12 +92,8 @@ func handleUnbond(ctx *Context, sender tx.Address, m tx.Msg) error {
 // matureUnbonding moves every unbonding entry maturing at this height back
 // to its account's balance.
 func matureUnbonding(ctx *Context) error {
-	st, ok := ctx.kv.(*storeKV)
-	if !ok {
-		return fmt.Errorf("mature unbonding: end blockers need the block store")
-	}
 	var addrs []tx.Address
-	err := st.s.Iterate(unbondingQueuePrefix(ctx.Height()), func(k, _ []byte) bool {
+	err := ctx.Iterate(unbondingQueuePrefix(ctx.Height()), func(k, _ []byte) bool {
 		var a tx.Address
 		copy(a[:], k[len(prefixUnbonding)+8:])
 		addrs = append(addrs, a)

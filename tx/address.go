@@ -32,6 +32,9 @@ func (a Address) String() string {
 	return AddressPrefix + hex.EncodeToString(a[:])
 }
 
+// Bytes returns the 20 address bytes.
+func (a Address) Bytes() []byte { return a[:] }
+
 // IsZero reports whether a is the all-zero address.
 func (a Address) IsZero() bool { return a == Address{} }
 
