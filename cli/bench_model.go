@@ -23,6 +23,7 @@ import (
 	"github.com/provena/provena/infer"
 	"github.com/provena/provena/model"
 	"github.com/provena/provena/npy"
+	"github.com/provena/provena/onnx"
 	"github.com/provena/provena/tensor"
 )
 
@@ -40,12 +41,13 @@ type benchModelFlags struct {
 	json       bool
 	cpuprofile string
 	ortScript  string
+	shape      string
 }
 
 func newBenchModelCmd() *cobra.Command {
 	var f benchModelFlags
 	cmd := &cobra.Command{
-		Use:   "model MODEL.pvm",
+		Use:   "model MODEL.pvm|MODEL.onnx",
 		Short: "Time a model under Provena (plain and traced) against onnxruntime on the same input and threads",
 		Long: `Runs the model under onnxruntime-node (scripts/ort_ref.js, as a child
 process) and under Provena, plain and with the full trace, on the same input
@@ -55,6 +57,8 @@ peak memory (Provena: this process's VmHWM; onnxruntime: the node child's max
 RSS).
 
 The ONNX file is MODEL.onnx next to the package unless --onnx says otherwise.
+MODEL may also be an ONNX file, imported at --input-shape for Provena and
+given to onnxruntime as it is.
 Without --input the input is deterministic pseudo-random values in [-1, 1] of
 the model's input shape. onnxruntime-node is installed by scripts/fixtures.sh.`,
 		Args: cobra.ExactArgs(1),
@@ -69,6 +73,7 @@ the model's input shape. onnxruntime-node is installed by scripts/fixtures.sh.`,
 	fl.IntVar(&f.repeat, "repeat", 10, "timed runs after the warm-up")
 	fl.BoolVar(&f.json, "json", false, "print machine-readable JSON, no progress")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of Provena's runs to this file")
+	fl.StringVar(&f.shape, "input-shape", "", "NAME=D,D,...: the input's shape when MODEL is an ONNX file to import, as x=1,3,640,640")
 	fl.StringVar(&f.ortScript, "ort-script", "", "path of scripts/ort_ref.js (default: env "+OrtRefEnv+", else found from the working directory)")
 	return cmd
 }
@@ -113,7 +118,7 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 		progress = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 	}
 
-	m, err := model.Load(pkg)
+	m, err := benchLoad(pkg, f.shape)
 	if err != nil {
 		return fmt.Errorf("bench model: %w", err)
 	}
@@ -121,7 +126,9 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 		return fmt.Errorf("bench model: the model has %d inputs; only single-input models are supported", len(m.Inputs))
 	}
 	onnxPath := f.onnx
-	if onnxPath == "" {
+	if onnxPath == "" && benchIsONNX(pkg) {
+		onnxPath = pkg
+	} else if onnxPath == "" {
 		onnxPath = strings.TrimSuffix(pkg, filepath.Ext(pkg)) + ".onnx"
 		if _, err := os.Stat(onnxPath); err != nil {
 			return fmt.Errorf("bench model: no ONNX file %s next to the package; pass --onnx", onnxPath)
@@ -251,6 +258,32 @@ func printBenchModel(w io.Writer, r benchModelReport) {
 	if r.CPUProfile != "" {
 		fmt.Fprintf(w, "cpu profile of provena's runs: %s (go tool pprof -top %s)\n", r.CPUProfile, r.CPUProfile)
 	}
+}
+
+func benchIsONNX(path string) bool { return strings.EqualFold(filepath.Ext(path), ".onnx") }
+
+// benchLoad reads a model package, or imports an ONNX file with the given
+// input shape (NAME=D,D,...).
+func benchLoad(path, shape string) (*model.Model, error) {
+	if !benchIsONNX(path) {
+		if shape != "" {
+			return nil, fmt.Errorf("--input-shape is for ONNX files; %s is a package", path)
+		}
+		return model.Load(path)
+	}
+	name, dimList, ok := strings.Cut(shape, "=")
+	if !ok || name == "" {
+		return nil, fmt.Errorf("%s is an ONNX file: pass --input-shape NAME=D,D,..., as x=1,3,640,640", path)
+	}
+	var dims []int
+	for _, s := range strings.Split(dimList, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || d < 1 {
+			return nil, fmt.Errorf("--input-shape %q: want positive integers separated by commas", shape)
+		}
+		dims = append(dims, d)
+	}
+	return onnx.ImportFile(path, onnx.Options{InputShapes: map[string][]int{name: dims}})
 }
 
 // benchORT runs scripts/ort_ref.js and reads its JSON report; the child's
