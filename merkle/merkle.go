@@ -295,3 +295,25 @@ func checkIndices(indices []int, n int) error {
 	}
 	return nil
 }
+
+// ProofLen is the number of hashes ProveMany returns for indices (sorted,
+// unique) of an n-leaf tree, computed without the tree.
+func ProofLen(n int, indices []int) int {
+	count := 0
+	known := append([]int(nil), indices...)
+	for size := n; size > 1; size = (size + 1) / 2 {
+		for k := 0; k < len(known); k++ {
+			idx := known[k]
+			switch {
+			case idx%2 == 0 && k+1 < len(known) && known[k+1] == idx+1:
+				k++
+			case idx%2 == 0 && idx+1 < size:
+				count++
+			case idx%2 == 1:
+				count++
+			}
+		}
+		known = parents(known)
+	}
+	return count
+}

@@ -178,3 +178,29 @@ func TestParseHash(t *testing.T) {
 		t.Fatal("bad hex accepted")
 	}
 }
+
+func TestProofLen(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for n := 1; n <= 80; n++ {
+		leaves := make([]Hash, n)
+		for i := range leaves {
+			leaves[i] = LeafHash([]byte{byte(i)})
+		}
+		tree, _ := New(leaves)
+		for trial := 0; trial < 10; trial++ {
+			var idx []int
+			for i := 0; i < n; i++ {
+				if rng.IntN(4) == 0 {
+					idx = append(idx, i)
+				}
+			}
+			if len(idx) == 0 {
+				idx = []int{n - 1}
+			}
+			p, _ := tree.ProveMany(idx)
+			if got := ProofLen(n, idx); got != len(p) {
+				t.Fatalf("n=%d %v: ProofLen %d, proof has %d", n, idx, got, len(p))
+			}
+		}
+	}
+}

@@ -310,3 +310,22 @@ func VerifyNodeProof(id merkle.Hash, p *NodeProof) (*NodeRecord, error) {
 	}
 	return nr, nil
 }
+
+// OpeningSize is Opening.Size for chunks of a value of totalBytes bytes,
+// computed without the value.
+func OpeningSize(totalBytes int, chunks []int) int {
+	nc := merkle.NumChunks(totalBytes, ChunkSize)
+	n := 32 + 8 + 4*len(chunks) + 32*merkle.ProofLen(nc, chunks)
+	for _, c := range chunks {
+		n += min(ChunkSize, totalBytes-c*ChunkSize)
+	}
+	return n
+}
+
+// WeightProofSize is the size of ProveWeightChunks for weight i, computed
+// without building the proof.
+func (m *Model) WeightProofSize(i int, chunks []int) int {
+	c := m.commit()
+	t := m.Weights[i].Tensor
+	return 64 + 8 + len(c.weightDescs[i]) + 32*merkle.ProofLen(len(m.Weights), []int{i}) + OpeningSize(t.Len()*t.DType.Size(), chunks)
+}

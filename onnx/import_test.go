@@ -346,7 +346,7 @@ func FuzzImport(f *testing.F) {
 	f.Add(convBNRelu(false), 1)
 	f.Add(reshapeChain(), 4)
 	f.Fuzz(func(t *testing.T, data []byte, side int) {
-		side = 1 + (side&7)
+		side = 1 + (side & 7)
 		m, err := Import(data, Options{InputShapes: map[string][]int{"x": {1, 2, side, side}}})
 		if err != nil {
 			return
