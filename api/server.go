@@ -346,7 +346,9 @@ func broadcastErr(w http.ResponseWriter, hash string, err error) {
 	switch {
 	case errors.As(err, &invalid):
 		writeJSON(w, http.StatusUnprocessableEntity, Error{Code: "tx_rejected", Message: invalid.Log, ABCICode: invalid.Code, Hash: hash})
-	case errors.Is(err, mempool.ErrTxInCache), errors.Is(err, mempool.ErrTxInMempool):
+	case errors.Is(err, mempool.ErrTxInCache), errors.Is(err, mempool.ErrTxInMempool),
+		// BroadcastTxCommit flattens the error to text.
+		strings.Contains(msg, mempool.ErrTxInCache.Error()), strings.Contains(msg, mempool.ErrTxInMempool.Error()):
 		writeJSON(w, http.StatusConflict, Error{Code: "tx_duplicate", Message: "the node has already seen this exact transaction: " + msg, Hash: hash})
 	case errors.As(err, &tooLarge):
 		writeJSON(w, http.StatusRequestEntityTooLarge, Error{Code: "tx_rejected", Message: msg, Hash: hash})

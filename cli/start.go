@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -40,7 +41,12 @@ func newStartCmd() *cobra.Command {
 				API: "http://" + n.APIAddr, RPC: n.RPCAddr, Height: st.SyncInfo.LatestBlockHeight}
 			// One line, so scripts and tests can wait for it.
 			if f.json {
-				emit(cmd.OutOrStdout(), true, out, nil)
+				b, err := json.Marshal(out)
+				if err != nil {
+					n.Stop()
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), string(b))
 			} else {
 				fmt.Fprintf(cmd.OutOrStdout(), "node started: chain %s, height %d, api %s, rpc %s (Ctrl-C to stop)\n", out.ChainID, out.Height, out.API, out.RPC)
 			}
