@@ -298,7 +298,12 @@ func RecomputeElement(m *model.Model, res *Result, i, out, flat int) (uint64, *S
 			return fail(fmt.Errorf("input %d: %w", j, err))
 		}
 		if len(chunks) == 0 {
-			continue // the element does not read this input
+			// The element does not read this input; Elem still gets a tensor
+			// of the right shape, with nothing opened.
+			if sparseIn[j], err = tensor.New(n.InMetas[j].DType, n.InMetas[j].Shape); err != nil {
+				return fail(err)
+			}
+			continue
 		}
 		switch r.Kind {
 		case model.RefWeight:
@@ -478,6 +483,11 @@ func VerifyStep(modelID, traceRoot merkle.Hash, p *StepProof) (*StepResult, erro
 	sparseIn := make([]*tensor.Tensor, len(n.Inputs))
 	for j, o := range openings {
 		if o == nil {
+			if n.InRefs[j].Kind != model.RefNone {
+				if sparseIn[j], err = tensor.New(n.InMetas[j].DType, n.InMetas[j].Shape); err != nil {
+					return fail("input %d: %v", j, err)
+				}
+			}
 			continue
 		}
 		if sparseIn[j], err = sparse(n.InMetas[j], o); err != nil {
