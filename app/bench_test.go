@@ -11,13 +11,25 @@ import (
 const benchSenders = 1000
 
 // benchTxs signs n transfers round-robin from benchSenders accounts.
-func benchTxs(b *testing.B, n int) (*app.App, [][]byte) {
+func benchTxs(b *testing.B, n int, onDisk bool) (*app.App, [][]byte) {
 	b.Helper()
 	keys := make([]ed25519.PrivateKey, benchSenders)
 	for i := range keys {
 		keys[i] = apptest.Key(1000 + i)
 	}
-	a := newApp(b, keys...)
+	var a *app.App
+	if onDisk {
+		var err error
+		if a, err = app.Open(b.TempDir()); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { a.Close() })
+		if _, err := a.InitChain(apptest.ChainID, apptest.Genesis(testParams(), 1_000_000, keys...)); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		a = newApp(b, keys...)
+	}
 	txs := make([][]byte, n)
 	for i := range txs {
 		k := i % benchSenders
@@ -27,9 +39,9 @@ func benchTxs(b *testing.B, n int) (*app.App, [][]byte) {
 }
 
 // benchDeliver executes and commits txs in blocks of blockSize.
-func benchDeliver(b *testing.B, checkFirst bool) {
+func benchDeliver(b *testing.B, checkFirst, onDisk bool) {
 	const blockSize = 2000
-	a, txs := benchTxs(b, b.N)
+	a, txs := benchTxs(b, b.N, onDisk)
 	if checkFirst {
 		for _, t := range txs {
 			if r := a.CheckTx(t, false); r.Code != app.CodeOK {
@@ -54,16 +66,17 @@ func benchDeliver(b *testing.B, checkFirst bool) {
 
 // BenchmarkDeliverTransfer measures FinalizeBlock+Commit per transfer, for
 // transactions this node already checked (signature cached) and for ones it
-// never saw (batch-verified in the block).
+// never saw (batch-verified in the block), in memory and on goleveldb.
 func BenchmarkDeliverTransfer(b *testing.B) {
-	b.Run("checked", func(b *testing.B) { benchDeliver(b, true) })
-	b.Run("unseen", func(b *testing.B) { benchDeliver(b, false) })
+	b.Run("checked", func(b *testing.B) { benchDeliver(b, true, false) })
+	b.Run("unseen", func(b *testing.B) { benchDeliver(b, false, false) })
+	b.Run("checked-leveldb", func(b *testing.B) { benchDeliver(b, true, true) })
 }
 
 // BenchmarkCheckTx measures mempool admission of a fresh transfer,
 // signature verification included.
 func BenchmarkCheckTx(b *testing.B) {
-	a, txs := benchTxs(b, b.N)
+	a, txs := benchTxs(b, b.N, false)
 	b.ResetTimer()
 	for _, t := range txs {
 		if r := a.CheckTx(t, false); r.Code != app.CodeOK {

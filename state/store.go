@@ -28,7 +28,7 @@ const cacheSize = 200_000
 // in practice: iavl finds the latest version from the highest node key, so
 // a partly flushed version would be mistaken for a saved one after a crash.
 // Open still repairs that case.
-const flushThreshold = 64 << 20
+const flushThreshold = 16 << 20
 
 // Store is an IAVL tree. Its methods are safe for concurrent use, but
 // callers serialize writes with block execution anyway.

@@ -167,3 +167,28 @@ func TestProofs(t *testing.T) {
 		t.Fatal("bad protobuf accepted")
 	}
 }
+
+func FuzzUnmarshalProof(f *testing.F) {
+	s := OpenMem()
+	s.Set([]byte("a"), []byte("1"))
+	s.Set([]byte("c"), []byte("3"))
+	root, _, _ := s.Commit()
+	for _, k := range []string{"a", "b"} {
+		_, p, _ := s.GetWithProof([]byte(k), 0)
+		j, _ := MarshalProof(p)
+		f.Add(j)
+	}
+	s.Close()
+	f.Add([]byte(`{"type":"ics23:iavl","proof":""}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := UnmarshalProof(b)
+		if err != nil {
+			return
+		}
+		v, err := ProvenValue([]byte("a"), p)
+		if err != nil {
+			return
+		}
+		_ = VerifyProof(root, []byte("a"), v, p) // must not panic
+	})
+}
