@@ -104,7 +104,7 @@ func Decode(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("decode model: %d bytes exceeds the limit", len(data))
 	}
 	if !bytes.HasPrefix(data, []byte(Magic)) {
-		if bytes.HasPrefix(data, []byte(Magic[:len(Magic)-1])) {
+		if len(data) >= len(Magic) && bytes.HasPrefix(data, []byte(Magic[:len(Magic)-1])) {
 			return nil, fmt.Errorf("decode model: unsupported format version %d", data[len(Magic)-1])
 		}
 		return nil, errors.New("decode model: not a provena model package (bad magic)")
