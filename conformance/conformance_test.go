@@ -185,11 +185,12 @@ func checkDet(t *testing.T, c Case, x, got, want *tensor.Tensor) {
 }
 
 // TestThreadsBitIdentical checks that the thread count never changes an
-// output bit, nor does tracing.
+// output bit, nor does tracing. One rec input is enough: the others exercise
+// the same kernels at the same shapes.
 func TestThreadsBitIdentical(t *testing.T) {
 	dir, cases := fixtures(t)
 	for _, c := range cases {
-		if testing.Short() && c.Name == "det_640" {
+		if c.Model == "rec" && c.Name != "rec_0" || testing.Short() && c.Name == "det_640" {
 			continue
 		}
 		t.Run(c.Name, func(t *testing.T) {
