@@ -1,7 +1,9 @@
 package infer
 
 import (
+	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/provena/provena/model"
@@ -276,5 +278,31 @@ func TestRunRejectsBadInputs(t *testing.T) {
 				t.Fatal("accepted")
 			}
 		})
+	}
+}
+
+func TestStepProofJSONRoundTrip(t *testing.T) {
+	m := smallCNN(t)
+	res, err := Run(m, map[string]*tensor.Tensor{"x": filled([]int{1, 3, 20, 20}, 9)}, Options{Trace: true, KeepOutputs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p, err := RecomputeElement(m, res, 2, 0, 1234)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q StepProof
+	if err := json.Unmarshal(b, &q); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := VerifyStep(m.ID(), res.Trace.Root, &q); err != nil || !r.Match {
+		t.Fatalf("decoded proof: %v %+v", err, r)
+	}
+	if !strings.Contains(string(b), res.Trace.Root.String()) {
+		t.Fatal("hashes are not hex in JSON")
 	}
 }

@@ -317,3 +317,17 @@ func ProofLen(n int, indices []int) int {
 	}
 	return count
 }
+
+// MarshalText writes the hash in hex, so JSON proofs and traces are
+// readable.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText reads a hex hash.
+func (h *Hash) UnmarshalText(b []byte) error {
+	v, err := ParseHash(string(b))
+	if err != nil {
+		return err
+	}
+	*h = v
+	return nil
+}
