@@ -1,0 +1,267 @@
+package blob
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/provena/provena/merkle"
+)
+
+// Client uploads to and fetches from nodes' blob handlers.
+type Client struct {
+	// HTTP is the client used; nil means http.DefaultClient.
+	HTTP *http.Client
+	// Parallel is how many chunks move at once (default 4).
+	Parallel int
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+func (c *Client) parallel() int {
+	if c.Parallel > 0 {
+		return c.Parallel
+	}
+	return 4
+}
+
+func baseURL(node string) string {
+	if !strings.Contains(node, "://") {
+		node = "http://" + node
+	}
+	return strings.TrimRight(node, "/") + Prefix
+}
+
+// do sends a request and decodes a JSON answer into out, or the body into
+// raw when out is nil.
+func (c *Client) do(ctx context.Context, method, url string, body []byte, out any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxFramedChunk+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read response: %w", method, url, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e Error
+		if json.Unmarshal(b, &e) == nil && e.Code != "" {
+			return nil, fmt.Errorf("%s %s: %w", method, url, &e)
+		}
+		return nil, fmt.Errorf("%s %s: HTTP %d", method, url, resp.StatusCode)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return nil, fmt.Errorf("%s %s: decode response: %w", method, url, err)
+		}
+	}
+	return b, nil
+}
+
+// Status asks node what it holds of blob root.
+func (c *Client) Status(ctx context.Context, node string, root merkle.Hash) (Status, error) {
+	var st Status
+	_, err := c.do(ctx, http.MethodGet, baseURL(node)+"/"+root.String(), nil, &st)
+	return st, err
+}
+
+// Upload sends the blob laid out by l, reading chunks from src, to node. It
+// posts the manifest and sends only the chunks the node reports missing, so
+// calling it again after an interruption resumes. It returns the number of
+// chunks sent.
+func (c *Client) Upload(ctx context.Context, node string, l *Layout, src io.ReaderAt) (int, error) {
+	mb, _ := json.Marshal(l.Manifest)
+	var st Status
+	if _, err := c.do(ctx, http.MethodPost, baseURL(node), mb, &st); err != nil {
+		return 0, fmt.Errorf("upload %s: %w", l.Manifest.Root, err)
+	}
+	if st.Manifest != l.Manifest {
+		return 0, fmt.Errorf("upload %s: node answered for a different manifest", l.Manifest.Root)
+	}
+	var (
+		mu    sync.Mutex
+		sent  int
+		first error
+	)
+	todo := make(chan int)
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range c.parallel() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, ChunkSize)
+			for i := range todo {
+				err := c.putChunk(ctx, node, l, src, i, buf)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+					cancel()
+				} else if err == nil {
+					sent++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, i := range st.Missing {
+		select {
+		case todo <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(todo)
+	wg.Wait()
+	if first != nil {
+		return sent, fmt.Errorf("upload %s: %w", l.Manifest.Root, first)
+	}
+	if err := ctx.Err(); err != nil {
+		return sent, fmt.Errorf("upload %s: %w", l.Manifest.Root, err)
+	}
+	return sent, nil
+}
+
+func (c *Client) putChunk(ctx context.Context, node string, l *Layout, src io.ReaderAt, i int, buf []byte) error {
+	if i < 0 || i >= l.Manifest.Chunks {
+		return fmt.Errorf("node asked for chunk %d of %d", i, l.Manifest.Chunks)
+	}
+	n := l.Manifest.ChunkLen(i)
+	if _, err := src.ReadAt(buf[:n], int64(i)*ChunkSize); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
+		return fmt.Errorf("read chunk %d: %w", i, err)
+	}
+	proof, err := l.Proof(i)
+	if err != nil {
+		return err
+	}
+	url := baseURL(node) + "/" + l.Manifest.Root.String() + "/chunks/" + strconv.Itoa(i)
+	_, err = c.do(ctx, http.MethodPut, url, EncodeChunk(proof, buf[:n]), nil)
+	return err
+}
+
+// Fetch writes blob root to w, asking nodes for its manifest and chunks.
+// Every chunk is verified against root; a chunk that fails, or a node that
+// errs, is retried on the next node, so one corrupt or lying node costs
+// only time.
+func Fetch(ctx context.Context, root merkle.Hash, nodes []string, w io.Writer) error {
+	var c Client
+	return c.Fetch(ctx, root, nodes, w)
+}
+
+// Fetch is the package-level Fetch with c's settings.
+func (c *Client) Fetch(ctx context.Context, root merkle.Hash, nodes []string, w io.Writer) error {
+	if len(nodes) == 0 {
+		return errors.New("fetch: no nodes given")
+	}
+	var errs []error
+	for _, n := range nodes {
+		st, err := c.Status(ctx, n, root)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st.Manifest.Root != root {
+			errs = append(errs, fmt.Errorf("node %s answered for blob %s", n, st.Manifest.Root))
+			continue
+		}
+		if err := st.Manifest.Validate(MaxSize); err != nil {
+			errs = append(errs, fmt.Errorf("node %s: %w", n, err))
+			continue
+		}
+		// A lying size cannot pass: chunk lengths and the proofs of the
+		// chunks that exist under the root commit to the real layout.
+		return c.FetchManifest(ctx, st.Manifest, nodes, w)
+	}
+	return fmt.Errorf("fetch %s: no node has it: %w", root, errors.Join(errs...))
+}
+
+// FetchManifest is Fetch for a blob whose manifest the caller already
+// trusts (for instance from the ledger's asset record).
+func (c *Client) FetchManifest(ctx context.Context, m Manifest, nodes []string, w io.Writer) error {
+	if err := m.Validate(MaxSize); err != nil {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	if len(nodes) == 0 {
+		return errors.New("fetch: no nodes given")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		data []byte
+		err  error
+	}
+	// Chunks move in windows of Parallel and are written in order.
+	win := c.parallel()
+	for lo := 0; lo < m.Chunks; lo += win {
+		hi := min(lo+win, m.Chunks)
+		res := make([]result, hi-lo)
+		var wg sync.WaitGroup
+		for i := lo; i < hi; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				d, err := c.fetchChunk(ctx, m, i, nodes)
+				res[i-lo] = result{d, err}
+			}(i)
+		}
+		wg.Wait()
+		for _, r := range res {
+			if r.err != nil {
+				return fmt.Errorf("fetch %s: %w", m.Root, r.err)
+			}
+			if _, err := w.Write(r.data); err != nil {
+				return fmt.Errorf("fetch %s: write: %w", m.Root, err)
+			}
+		}
+	}
+	return nil
+}
+
+// fetchChunk tries the nodes in turn, starting at a different one per chunk
+// to spread the load, until one serves a chunk that verifies.
+func (c *Client) fetchChunk(ctx context.Context, m Manifest, i int, nodes []string) ([]byte, error) {
+	var errs []error
+	for k := range nodes {
+		n := nodes[(i+k)%len(nodes)]
+		url := baseURL(n) + "/" + m.Root.String() + "/chunks/" + strconv.Itoa(i)
+		b, err := c.do(ctx, http.MethodGet, url, nil, nil)
+		if err == nil {
+			var proof []merkle.Hash
+			var data []byte
+			if proof, data, err = DecodeChunk(b); err == nil {
+				if err = m.VerifyChunk(i, data, proof); err == nil {
+					return data, nil
+				}
+			}
+			err = fmt.Errorf("node %s: %w", n, err)
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("chunk %d: every node failed: %w", i, errors.Join(errs...))
+}

@@ -1,0 +1,191 @@
+package blob
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/provena/provena/merkle"
+)
+
+// Prefix is the URL path the handler serves under. Routes:
+//
+//	POST /v1/blobs                        manifest JSON -> Status
+//	GET  /v1/blobs/{root}                 -> Status (which chunks are missing)
+//	PUT  /v1/blobs/{root}/chunks/{index}  EncodeChunk(proof, data) -> Status of the chunk
+//	GET  /v1/blobs/{root}/chunks/{index}  -> EncodeChunk(proof, data)
+//
+// Errors are JSON {"code", "message"} like the node's API, with codes
+// bad_request, not_found, too_large, conflict, bad_proof, corrupt, internal.
+const Prefix = "/v1/blobs"
+
+// Error is the JSON body of a failed request.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// NewHandler serves store over HTTP under Prefix. Mount it on both
+// Prefix and Prefix+"/".
+func NewHandler(store *Store) http.Handler {
+	h := &handler{s: store}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+Prefix, h.postManifest)
+	mux.HandleFunc("GET "+Prefix+"/{root}", h.status)
+	mux.HandleFunc("PUT "+Prefix+"/{root}/chunks/{index}", h.putChunk)
+	mux.HandleFunc("GET "+Prefix+"/{root}/chunks/{index}", h.getChunk)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+type handler struct{ s *Store }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, Error{Code: code, Message: msg})
+}
+
+// fail maps a store error to an HTTP error.
+func fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeErr(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, ErrTooLarge):
+		writeErr(w, http.StatusRequestEntityTooLarge, "too_large", err.Error())
+	case errors.Is(err, ErrConflict):
+		writeErr(w, http.StatusConflict, "conflict", err.Error())
+	case errors.Is(err, ErrBadProof):
+		writeErr(w, http.StatusUnprocessableEntity, "bad_proof", err.Error())
+	case errors.Is(err, ErrCorrupt):
+		writeErr(w, http.StatusInternalServerError, "corrupt", err.Error())
+	default:
+		writeErr(w, http.StatusInternalServerError, "internal", err.Error())
+	}
+}
+
+// readBody reads at most limit bytes; a longer body is ErrTooLarge.
+func readBody(r *http.Request, limit int) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("request body over %d bytes: %w", limit, ErrTooLarge)
+	}
+	return b, nil
+}
+
+func (h *handler) postManifest(w http.ResponseWriter, r *http.Request) {
+	b, err := readBody(r, maxManifestBytes)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	m, err := DecodeManifest(b)
+	if err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			fail(w, err)
+		} else {
+			writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
+		}
+		return
+	}
+	if err := h.s.PutManifest(m); err != nil {
+		fail(w, err)
+		return
+	}
+	st, err := h.s.Status(m.Root)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func parseRoot(w http.ResponseWriter, r *http.Request) (merkle.Hash, bool) {
+	root, err := merkle.ParseHash(r.PathValue("root"))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
+		return root, false
+	}
+	return root, true
+}
+
+func parseIndex(w http.ResponseWriter, r *http.Request) (int, bool) {
+	s := r.PathValue("index")
+	i, err := strconv.Atoi(s)
+	if err != nil || i < 0 || i >= MaxChunks || strconv.Itoa(i) != s {
+		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("chunk index %q is not an integer in [0,%d)", s, MaxChunks))
+		return 0, false
+	}
+	return i, true
+}
+
+func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+	root, ok := parseRoot(w, r)
+	if !ok {
+		return
+	}
+	st, err := h.s.Status(root)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (h *handler) putChunk(w http.ResponseWriter, r *http.Request) {
+	root, ok := parseRoot(w, r)
+	if !ok {
+		return
+	}
+	i, ok := parseIndex(w, r)
+	if !ok {
+		return
+	}
+	b, err := readBody(r, maxFramedChunk)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	proof, data, err := DecodeChunk(b)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if err := h.s.PutChunk(root, i, data, proof); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"root": root.String(), "index": i, "stored": true})
+}
+
+func (h *handler) getChunk(w http.ResponseWriter, r *http.Request) {
+	root, ok := parseRoot(w, r)
+	if !ok {
+		return
+	}
+	i, ok := parseIndex(w, r)
+	if !ok {
+		return
+	}
+	data, proof, err := h.s.Chunk(root, i)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(EncodeChunk(proof, data))
+}
