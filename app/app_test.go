@@ -418,3 +418,27 @@ func TestGenesisValidate(t *testing.T) {
 		t.Fatalf("good genesis: %v", err)
 	}
 }
+
+// TestDeliverVerifiesUnseenSignatures: transactions this node never checked
+// (another proposer's block) are verified in the block, in a batch, and a
+// forged one among them is still rejected on its own.
+func TestDeliverVerifiesUnseenSignatures(t *testing.T) {
+	a := newApp(t, alice, bob)
+	good1 := apptest.Transfer(alice, 0, 10, apptest.Addr(carol), 1)
+	good2 := apptest.Transfer(bob, 0, 10, apptest.Addr(carol), 2)
+	signed, _ := tx.Decode(apptest.Transfer(alice, 1, 10, apptest.Addr(carol), 3))
+	forgedTx, _ := tx.Decode(apptest.Transfer(alice, 1, 10, apptest.Addr(carol), 900_000))
+	forgedTx.Signature = signed.Signature
+	forged, _ := forgedTx.Encode()
+	res := block(t, a, good1, forged, good2)
+	codes := []uint32{res.TxResults[0].Code, res.TxResults[1].Code, res.TxResults[2].Code}
+	if codes[0] != app.CodeOK || codes[1] != app.CodeBadSignature || codes[2] != app.CodeOK {
+		t.Fatalf("codes %v (%s)", codes, res.TxResults[1].Log)
+	}
+	if got := account(t, a, alice); got.Nonce != 1 {
+		t.Fatalf("forged tx touched alice: %+v", got)
+	}
+	if got := account(t, a, carol); got.Balance != 3+10 {
+		t.Fatalf("carol %+v", got)
+	}
+}

@@ -204,9 +204,15 @@ func (a *App) ExecuteBlock(b Block) (BlockResult, error) {
 // re-validation of mempool transactions after a commit; it runs the same
 // checks.
 func (a *App) CheckTx(b []byte, recheck bool) Result {
+	_ = recheck // rechecks differ only in that their signature is cached
+	if len(b) <= tx.MaxTxBytes {
+		// Verify outside the lock so that, with an ABCI client that does not
+		// serialize connections, mempool checks use another core while a
+		// block executes. Only good signatures enter the cache.
+		a.verifyCached(b)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	_ = recheck // rechecks differ only in that their signature is cached
 	if a.chainID == "" {
 		return fail(CodeNotInitialized, "chain not initialized")
 	}
@@ -246,6 +252,17 @@ func (a *App) PreverifyTxs(txs [][]byte) {
 		if ok {
 			a.sigCache.add(hashes[i])
 		}
+	}
+}
+
+// verifyCached verifies b's signature unless cached and caches it if good.
+func (a *App) verifyCached(b []byte) {
+	h := tx.Hash(b)
+	if a.sigCache.has(h) {
+		return
+	}
+	if t, err := tx.Decode(b); err == nil && t.VerifySignature() == nil {
+		a.sigCache.add(h)
 	}
 }
 
