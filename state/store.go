@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 
@@ -24,11 +25,19 @@ import (
 // levels of a tree with millions of accounts, bounded at a few hundred MB.
 const cacheSize = 200_000
 
-// flushThreshold is large so that a version is written in one atomic batch
-// in practice: iavl finds the latest version from the highest node key, so
-// a partly flushed version would be mistaken for a saved one after a crash.
-// Open still repairs that case.
-const flushThreshold = 16 << 20
+// flushThreshold keeps iavl from splitting a version over several db
+// batches: it finds the latest version from the highest node key and its
+// fast-node index from a marker, so a version half flushed before a crash
+// could be mistaken for a saved one or leave the index ahead of the tree.
+// One goleveldb batch is written atomically through its journal. (Open
+// still repairs a version whose root is missing, as a safety net.)
+const flushThreshold = math.MaxInt
+
+// oneBatchDB hands iavl growable batches: iavl asks for batches
+// preallocated to the flush threshold, which here is unbounded.
+type oneBatchDB struct{ iavldb.DB }
+
+func (d oneBatchDB) NewBatchWithSize(int) iavldb.Batch { return d.DB.NewBatch() }
 
 // Store is an IAVL tree. Its methods are safe for concurrent use, but
 // callers serialize writes with block execution anyway.
@@ -66,7 +75,7 @@ func OpenMem() *Store {
 }
 
 func newStore(db dbm.DB) (*Store, error) {
-	tree := iavl.NewMutableTree(iavldb.NewWrapper(db), cacheSize, false, iavl.NewNopLogger(),
+	tree := iavl.NewMutableTree(oneBatchDB{iavldb.NewWrapper(db)}, cacheSize, false, iavl.NewNopLogger(),
 		iavl.SyncOption(true), iavl.FlushThresholdOption(flushThreshold))
 	if _, err := tree.Load(); err != nil {
 		if !errors.Is(err, iavl.ErrVersionDoesNotExist) {
