@@ -84,26 +84,31 @@ type benchSide struct {
 	FirstMS      float64   `json:"first_ms"`
 	RunsMS       []float64 `json:"runs_ms"`
 	P50MS        float64   `json:"p50_ms"`
+	CPURunsMS    []float64 `json:"cpu_runs_ms"` // user+system time of all threads per run
+	CPUP50MS     float64   `json:"cpu_p50_ms"`
 	PerSecond    float64   `json:"inferences_per_s"`
 	PeakRSSBytes int64     `json:"peak_rss_bytes"`
 }
 
 type benchModelReport struct {
-	Model             string    `json:"model"`
-	ModelID           string    `json:"model_id"`
-	ONNX              string    `json:"onnx"`
-	Input             string    `json:"input"`
-	Shape             []int     `json:"shape"`
-	Threads           int       `json:"threads"`
-	Repeat            int       `json:"repeat"`
-	GOMAXPROCS        int       `json:"gomaxprocs"`
-	ORT               benchSide `json:"onnxruntime"`
-	Plain             benchSide `json:"provena_plain"`
-	Traced            benchSide `json:"provena_traced"`
-	RatioProvenaORT   float64   `json:"ratio_provena_ort"`
-	RatioTracedPlain  float64   `json:"ratio_traced_plain"`
-	CPUProfile        string    `json:"cpuprofile,omitempty"`
-	ProvenaPeakSource string    `json:"provena_peak_source"`
+	Model            string    `json:"model"`
+	ModelID          string    `json:"model_id"`
+	ONNX             string    `json:"onnx"`
+	Input            string    `json:"input"`
+	Shape            []int     `json:"shape"`
+	Threads          int       `json:"threads"`
+	Repeat           int       `json:"repeat"`
+	GOMAXPROCS       int       `json:"gomaxprocs"`
+	ORT              benchSide `json:"onnxruntime"`
+	Plain            benchSide `json:"provena_plain"`
+	Traced           benchSide `json:"provena_traced"`
+	RatioProvenaORT  float64   `json:"ratio_provena_ort"`
+	RatioTracedPlain float64   `json:"ratio_traced_plain"`
+	// The same ratios in CPU time, steadier than wall time on a loaded machine.
+	CPURatioProvenaORT  float64 `json:"cpu_ratio_provena_ort"`
+	CPURatioTracedPlain float64 `json:"cpu_ratio_traced_plain"`
+	CPUProfile          string  `json:"cpuprofile,omitempty"`
+	ProvenaPeakSource   string  `json:"provena_peak_source"`
 }
 
 func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
@@ -192,10 +197,14 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 		rep.CPUProfile = f.cpuprofile
 	}
 	inputs := map[string]*tensor.Tensor{in.Name: x}
+	var cpuMS float64 // CPU time of the last run
 	run := func(trace bool) (float64, error) {
+		c0 := benchCPUTime()
 		start := time.Now()
 		_, err := infer.Run(m, inputs, infer.Options{Threads: f.threads, Trace: trace})
-		return float64(time.Since(start).Nanoseconds()) / 1e6, err
+		wall := float64(time.Since(start).Nanoseconds()) / 1e6
+		cpuMS = float64(benchCPUTime()-c0) / 1e6
+		return wall, err
 	}
 	progress("provena: warm-up, plain and traced")
 	if rep.Plain.FirstMS, err = run(false); err != nil {
@@ -215,6 +224,7 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 			pprof.StopCPUProfile()
 			return fmt.Errorf("bench model: provena: %w", err)
 		}
+		rep.Plain.CPURunsMS = append(rep.Plain.CPURunsMS, cpuMS)
 		t, err := run(true)
 		if err != nil {
 			pprof.StopCPUProfile()
@@ -222,6 +232,7 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 		}
 		rep.Plain.RunsMS = append(rep.Plain.RunsMS, p)
 		rep.Traced.RunsMS = append(rep.Traced.RunsMS, t)
+		rep.Traced.CPURunsMS = append(rep.Traced.CPURunsMS, cpuMS)
 	}
 	pprof.StopCPUProfile()
 	hwm, err := benchVmHWM()
@@ -230,12 +241,15 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 	}
 	for _, s := range []*benchSide{&rep.Plain, &rep.Traced} {
 		s.P50MS = benchMedian(s.RunsMS)
+		s.CPUP50MS = benchMedian(s.CPURunsMS)
 		s.PerSecond = benchPerSecond(s.P50MS)
 		s.PeakRSSBytes = hwm
 	}
 	rep.Plain.Runtime, rep.Traced.Runtime = "provena", "provena traced"
 	rep.RatioProvenaORT = rep.Plain.P50MS / rep.ORT.P50MS
 	rep.RatioTracedPlain = rep.Traced.P50MS / rep.Plain.P50MS
+	rep.CPURatioProvenaORT = rep.Plain.CPUP50MS / rep.ORT.CPUP50MS
+	rep.CPURatioTracedPlain = rep.Traced.CPUP50MS / rep.Plain.CPUP50MS
 
 	out := cmd.OutOrStdout()
 	if f.json {
@@ -251,10 +265,11 @@ func printBenchModel(w io.Writer, r benchModelReport) {
 	fmt.Fprintf(w, "model %s (id %s)\n", r.Model, benchShortHex(r.ModelID))
 	fmt.Fprintf(w, "input %v (%s), threads %d, p50 of %d runs after 1 warm-up\n", r.Shape, r.Input, r.Threads, r.Repeat)
 	for _, s := range []benchSide{r.ORT, r.Plain, r.Traced} {
-		fmt.Fprintf(w, "  %-24s p50 %9.2f ms  first %9.2f ms  %7.2f inf/s  peak %s\n",
-			s.Runtime, s.P50MS, s.FirstMS, s.PerSecond, benchMiB(s.PeakRSSBytes))
+		fmt.Fprintf(w, "  %-24s p50 %9.2f ms  cpu %9.2f ms  first %9.2f ms  %7.2f inf/s  peak %s\n",
+			s.Runtime, s.P50MS, s.CPUP50MS, s.FirstMS, s.PerSecond, benchMiB(s.PeakRSSBytes))
 	}
-	fmt.Fprintf(w, "provena/onnxruntime %.2fx   traced/plain %.3fx\n", r.RatioProvenaORT, r.RatioTracedPlain)
+	fmt.Fprintf(w, "provena/onnxruntime %.2fx (cpu %.2fx)   traced/plain %.3fx (cpu %.3fx)\n",
+		r.RatioProvenaORT, r.CPURatioProvenaORT, r.RatioTracedPlain, r.CPURatioTracedPlain)
 	if r.CPUProfile != "" {
 		fmt.Fprintf(w, "cpu profile of provena's runs: %s (go tool pprof -top %s)\n", r.CPUProfile, r.CPUProfile)
 	}
@@ -297,9 +312,10 @@ func benchORT(script, onnxPath, input string, threads, repeat int) (benchSide, e
 		return benchSide{}, fmt.Errorf("node %s: %w: %s", script, err, strings.TrimSpace(stderr.String()))
 	}
 	var r struct {
-		Runtime string    `json:"runtime"`
-		FirstMS float64   `json:"first_ms"`
-		RunsMS  []float64 `json:"runs_ms"`
+		Runtime   string    `json:"runtime"`
+		FirstMS   float64   `json:"first_ms"`
+		RunsMS    []float64 `json:"runs_ms"`
+		CPURunsMS []float64 `json:"cpu_runs_ms"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		return benchSide{}, fmt.Errorf("parse the report of %s: %w", script, err)
@@ -307,7 +323,8 @@ func benchORT(script, onnxPath, input string, threads, repeat int) (benchSide, e
 	if len(r.RunsMS) != repeat {
 		return benchSide{}, fmt.Errorf("%s reported %d runs, want %d", script, len(r.RunsMS), repeat)
 	}
-	s := benchSide{Runtime: r.Runtime, FirstMS: r.FirstMS, RunsMS: r.RunsMS, P50MS: benchMedian(r.RunsMS)}
+	s := benchSide{Runtime: r.Runtime, FirstMS: r.FirstMS, RunsMS: r.RunsMS, P50MS: benchMedian(r.RunsMS),
+		CPURunsMS: r.CPURunsMS, CPUP50MS: benchMedian(r.CPURunsMS)}
 	s.PerSecond = benchPerSecond(s.P50MS)
 	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.PeakRSSBytes = int64(ru.Maxrss) * 1024 // Linux reports KiB
@@ -382,6 +399,15 @@ func benchReadNpy(path string) (*tensor.Tensor, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return t, nil
+}
+
+// benchCPUTime is the user+system time of the whole process in nanoseconds.
+func benchCPUTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // benchVmHWM is this process's peak resident set size, from /proc/self/status.

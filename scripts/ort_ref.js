@@ -170,11 +170,17 @@ async function main() {
   const out = await session.run(feeds);
   const t1 = process.hrtime.bigint();
   const first = ms(t0, t1);
+  // CPU time (user+system of the whole process, all threads) beside wall
+  // time: on a loaded machine it is the steadier measure of the work done.
   const runs = [];
+  const cpuRuns = [];
   for (let i = 0; i < a.repeat; i++) {
+    const c = process.cpuUsage();
     const s = process.hrtime.bigint();
     await session.run(feeds);
     runs.push(ms(s, process.hrtime.bigint()));
+    const d = process.cpuUsage(c);
+    cpuRuns.push((d.user + d.system) / 1000);
   }
 
   const written = [];
@@ -194,6 +200,8 @@ async function main() {
     first_ms: first,
     runs_ms: runs,
     p50_ms: median(runs),
+    cpu_runs_ms: cpuRuns,
+    cpu_p50_ms: median(cpuRuns),
     min_ms: runs.length ? Math.min(...runs) : null,
     max_rss_kb: process.resourceUsage().maxRSS,
     outputs: session.outputNames.map((n) => ({ name: n, type: out[n].type, shape: out[n].dims })),
