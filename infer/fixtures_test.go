@@ -106,3 +106,31 @@ func TestPPOCRv4RecEveryNode(t *testing.T) {
 func TestPPOCRv4DetEveryNode(t *testing.T) {
 	checkEveryNode(t, fixtureModel(t, "ch_PP-OCRv4_det_infer.onnx", []int{1, 3, 64, 64}))
 }
+
+// TestPPOCRv4ProofSizesBound checks the one-step proof bound the chunk size
+// was chosen for, at the models' production input sizes.
+func TestPPOCRv4ProofSizesBound(t *testing.T) {
+	const bound = 256 << 10
+	for _, c := range []struct {
+		file  string
+		shape []int
+	}{
+		{"ch_PP-OCRv4_det_infer.onnx", []int{1, 3, 640, 640}},
+		{"ch_PP-OCRv4_rec_infer.onnx", []int{1, 3, 48, 320}},
+	} {
+		m := fixtureModel(t, c.file, c.shape)
+		rep, err := ProofReport(m, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rep {
+			if r.Bytes < 0 {
+				t.Errorf("%s: %s has no single-element recomputation", c.file, r.OpType)
+			}
+			if r.Bytes >= bound {
+				t.Errorf("%s: %s one-step proof %d bytes (node %d %q element %d) exceeds %d", c.file, r.OpType, r.Bytes, r.Node, r.Name, r.Flat, bound)
+			}
+		}
+		t.Logf("%s: worst %s %d bytes", c.file, rep[0].OpType, rep[0].Bytes)
+	}
+}
