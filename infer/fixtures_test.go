@@ -119,7 +119,7 @@ func TestPPOCRv4ProofSizesBound(t *testing.T) {
 		{"ch_PP-OCRv4_rec_infer.onnx", []int{1, 3, 48, 320}},
 	} {
 		m := fixtureModel(t, c.file, c.shape)
-		rep, err := ProofReport(m, 32)
+		rep, err := ProofReport(m, 128)
 		if err != nil {
 			t.Fatal(err)
 		}
