@@ -121,6 +121,13 @@ func (r *Reader) Bytes(max int, what string) []byte {
 // String reads a length-prefixed string of at most max bytes.
 func (r *Reader) String(max int, what string) string { return string(r.Bytes(max, what)) }
 
+// Fail records err as the reader's error unless it already has one.
+func (r *Reader) Fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
 // Done fails unless every byte was consumed, and returns the first error.
 func (r *Reader) Done() error {
 	if r.err == nil && len(r.b) != 0 {
