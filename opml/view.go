@@ -267,3 +267,22 @@ func (v *View) Challenge(g *Game) (Move, error) {
 	}
 	return Move{}, fmt.Errorf("opml view: nothing to challenge in stage %s", g.Stage)
 }
+
+// Model is the model the view's run executed.
+func (v *View) Model() *model.Model { return v.m }
+
+// InputsRoot is the commitment a job carries for its input: the trace's
+// inputs root, the Merkle root over the value roots of m's inputs in model
+// order.
+func InputsRoot(m *model.Model, in map[string]*tensor.Tensor) (merkle.Hash, error) {
+	ins, err := infer.CheckInputs(m, in)
+	if err != nil {
+		return merkle.Hash{}, fmt.Errorf("inputs root: %w", err)
+	}
+	leaves := make([]merkle.Hash, len(ins))
+	for k, t := range ins {
+		r := model.ValueRoot(t, 0)
+		leaves[k] = merkle.LeafHash(r[:])
+	}
+	return merkle.Root(leaves)
+}
