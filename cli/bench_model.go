@@ -24,6 +24,7 @@ import (
 	"github.com/provena/provena/model"
 	"github.com/provena/provena/npy"
 	"github.com/provena/provena/onnx"
+	"github.com/provena/provena/ops"
 	"github.com/provena/provena/tensor"
 )
 
@@ -42,6 +43,7 @@ type benchModelFlags struct {
 	cpuprofile string
 	ortScript  string
 	shape      string
+	ops        int
 }
 
 func newBenchModelCmd() *cobra.Command {
@@ -72,6 +74,7 @@ the model's input shape. onnxruntime-node is installed by scripts/fixtures.sh.`,
 	fl.IntVar(&f.threads, "threads", 1, "threads for both runtimes")
 	fl.IntVar(&f.repeat, "repeat", 10, "timed runs after the warm-up")
 	fl.BoolVar(&f.json, "json", false, "print machine-readable JSON, no progress")
+	fl.IntVar(&f.ops, "ops", 0, "also time every node alone and print the N op types that take the most time")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of Provena's runs to this file")
 	fl.StringVar(&f.shape, "input-shape", "", "NAME=D,D,...: the input's shape when MODEL is an ONNX file to import, as x=1,3,640,640")
 	fl.StringVar(&f.ortScript, "ort-script", "", "path of scripts/ort_ref.js (default: env "+OrtRefEnv+", else found from the working directory)")
@@ -105,10 +108,11 @@ type benchModelReport struct {
 	RatioProvenaORT  float64   `json:"ratio_provena_ort"`
 	RatioTracedPlain float64   `json:"ratio_traced_plain"`
 	// The same ratios in CPU time, steadier than wall time on a loaded machine.
-	CPURatioProvenaORT  float64 `json:"cpu_ratio_provena_ort"`
-	CPURatioTracedPlain float64 `json:"cpu_ratio_traced_plain"`
-	CPUProfile          string  `json:"cpuprofile,omitempty"`
-	ProvenaPeakSource   string  `json:"provena_peak_source"`
+	CPURatioProvenaORT  float64  `json:"cpu_ratio_provena_ort"`
+	CPURatioTracedPlain float64  `json:"cpu_ratio_traced_plain"`
+	CPUProfile          string   `json:"cpuprofile,omitempty"`
+	Ops                 []opTime `json:"ops,omitempty"`
+	ProvenaPeakSource   string   `json:"provena_peak_source"`
 }
 
 func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
@@ -251,6 +255,13 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 	rep.CPURatioProvenaORT = rep.Plain.CPUP50MS / rep.ORT.CPUP50MS
 	rep.CPURatioTracedPlain = rep.Traced.CPUP50MS / rep.Plain.CPUP50MS
 
+	if f.ops > 0 {
+		progress("provena: timing each node alone")
+		if rep.Ops, err = benchOps(m, inputs, f.threads, f.ops); err != nil {
+			return fmt.Errorf("bench model: %w", err)
+		}
+	}
+
 	out := cmd.OutOrStdout()
 	if f.json {
 		enc := json.NewEncoder(out)
@@ -270,9 +281,87 @@ func printBenchModel(w io.Writer, r benchModelReport) {
 	}
 	fmt.Fprintf(w, "provena/onnxruntime %.2fx (cpu %.2fx)   traced/plain %.3fx (cpu %.3fx)\n",
 		r.RatioProvenaORT, r.CPURatioProvenaORT, r.RatioTracedPlain, r.CPURatioTracedPlain)
+	if len(r.Ops) > 0 {
+		fmt.Fprintf(w, "CPU time by op type (each node run alone, median of 3):\n")
+		for _, o := range r.Ops {
+			fmt.Fprintf(w, "  %-20s %4d nodes %9.2f ms %5.1f%%\n", o.Op, o.Nodes, o.MS, o.Share*100)
+		}
+	}
 	if r.CPUProfile != "" {
 		fmt.Fprintf(w, "cpu profile of provena's runs: %s (go tool pprof -top %s)\n", r.CPUProfile, r.CPUProfile)
 	}
+}
+
+// opTime is the time the nodes of one op type take.
+type opTime struct {
+	Op    string  `json:"op"`
+	Nodes int     `json:"nodes"`
+	MS    float64 `json:"cpu_ms"`
+	Share float64 `json:"share"`
+}
+
+// benchOps runs the model once keeping every node output, then runs each
+// node alone on those inputs three times and sums the median CPU time (all
+// threads; steadier than wall time when the machine is shared) by op type.
+// It returns the top types, largest first.
+func benchOps(m *model.Model, inputs map[string]*tensor.Tensor, threads, top int) ([]opTime, error) {
+	res, err := infer.Run(m, inputs, infer.Options{Threads: threads, KeepOutputs: true})
+	if err != nil {
+		return nil, err
+	}
+	ctx := &ops.Ctx{Threads: threads}
+	byOp := map[string]*opTime{}
+	var total float64
+	for i := range m.Nodes {
+		n := &m.Nodes[i]
+		op, ok := ops.Lookup(n.OpType)
+		if !ok {
+			return nil, fmt.Errorf("node %d: operator %s not implemented", i, n.OpType)
+		}
+		in := make([]*tensor.Tensor, len(n.InRefs))
+		for j, r := range n.InRefs {
+			switch r.Kind {
+			case model.RefInput:
+				in[j] = res.Inputs[r.Index]
+			case model.RefWeight:
+				in[j] = m.Weights[r.Index].Tensor
+			case model.RefNode:
+				in[j] = res.NodeOutputs[r.Index][r.Output]
+			}
+		}
+		var runs [3]float64
+		for k := range runs {
+			c0 := benchCPUTime()
+			if _, err := op.Run(ctx, in, n.Attrs); err != nil {
+				return nil, fmt.Errorf("node %d (%s %q): %w", i, n.OpType, n.Name, err)
+			}
+			runs[k] = float64(benchCPUTime()-c0) / 1e6
+		}
+		ms := benchMedian(runs[:])
+		o := byOp[n.OpType]
+		if o == nil {
+			o = &opTime{Op: n.OpType}
+			byOp[n.OpType] = o
+		}
+		o.Nodes++
+		o.MS += ms
+		total += ms
+	}
+	list := make([]opTime, 0, len(byOp))
+	for _, o := range byOp {
+		o.Share = o.MS / total
+		list = append(list, *o)
+	}
+	slices.SortFunc(list, func(a, b opTime) int {
+		if a.MS != b.MS {
+			if a.MS > b.MS {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Op, b.Op)
+	})
+	return list[:min(top, len(list))], nil
 }
 
 func benchIsONNX(path string) bool { return strings.EqualFold(filepath.Ext(path), ".onnx") }
