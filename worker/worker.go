@@ -52,8 +52,9 @@ type Fault struct {
 	Elem    int
 	// Garble replaces node Node's first output root with an unopenable hash.
 	Garble bool
-	// SilentInDispute stops answering once a dispute starts.
+	// SilentInDispute stops answering once a dispute has SilentAfter moves.
 	SilentInDispute bool
+	SilentAfter     int
 	// NoResult never posts results (the worker misses its deadline).
 	NoResult bool
 }
@@ -183,7 +184,7 @@ func (w *Worker) Step() error {
 		w.logf("worker %s: job %d: posting result, trace root %s", w.c.Address(), j.ID, v.TraceRoot())
 		return w.c.Send(msg)
 	case app.OpmlJobDisputed:
-		if w.fault.SilentInDispute || j.Game == nil || j.Game.Turn != opml.Worker || !w.fresh(j.ID, j.Game, h) {
+		if j.Game == nil || (w.fault.SilentInDispute && j.Game.Moves >= w.fault.SilentAfter) || j.Game.Turn != opml.Worker || !w.fresh(j.ID, j.Game, h) {
 			return nil
 		}
 		v, err := w.view(j)

@@ -239,7 +239,7 @@ func TestCheatingWorkersCaught(t *testing.T) {
 		{"corrupt middle node", Fault{Corrupt: true, Node: 3, Elem: 2222}},
 		{"corrupt last node", Fault{Corrupt: true, Node: last, Elem: 3199}},
 		{"wrong trace root, right output", Fault{Garble: true, Node: 2}},
-		{"stops answering mid-dispute", Fault{Corrupt: true, Node: 4, Elem: 5, SilentInDispute: true}},
+		{"stops answering mid-dispute", Fault{Corrupt: true, Node: 4, Elem: 5, SilentInDispute: true, SilentAfter: 6}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
