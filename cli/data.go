@@ -1,0 +1,758 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/spf13/cobra"
+
+	"github.com/provena/provena/app"
+	"github.com/provena/provena/blob"
+	"github.com/provena/provena/client"
+	"github.com/provena/provena/merkle"
+	"github.com/provena/provena/node"
+	"github.com/provena/provena/tx"
+	"github.com/provena/provena/vault"
+)
+
+func init() { commands = append(commands, newDataCmd) }
+
+// dataFlags are the flags of the data commands on top of ledgerFlags.
+type dataFlags struct {
+	ledgerFlags
+	from    string
+	rpc     string
+	blobs   []string
+	timeout time.Duration
+}
+
+func (f *dataFlags) add(cmd *cobra.Command, from bool) {
+	f.addHome(cmd)
+	f.addJSON(cmd)
+	f.addNode(cmd)
+	f.addKeyring(cmd)
+	if from {
+		cmd.Flags().StringVar(&f.from, "from", "", "name of the key in the keyring")
+		cmd.MarkFlagRequired("from")
+	}
+	cmd.Flags().StringVar(&f.rpc, "rpc", "", "CometBFT RPC URL for ledger queries (default: the home's rpc laddr)")
+	cmd.Flags().StringSliceVar(&f.blobs, "blob-nodes", nil, "blob store URLs, comma separated (default: the node's API URL)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
+}
+
+// dataEnv is what a data command works with.
+type dataEnv struct {
+	f     *dataFlags
+	c     *client.Client
+	rpc   string
+	blobs []string
+	priv  ed25519.PrivateKey
+	me    tx.Address
+	id    *age.X25519Identity
+	fee   uint64
+}
+
+func (f *dataFlags) env(ctx context.Context, needKey bool) (*dataEnv, error) {
+	c, err := f.client()
+	if err != nil {
+		return nil, err
+	}
+	e := &dataEnv{f: f, c: c, rpc: f.rpc, blobs: f.blobs}
+	if e.rpc == "" {
+		cfg, err := node.LoadConfig(f.home)
+		if err != nil {
+			return nil, fmt.Errorf("find the node's RPC (or pass --rpc URL): %w", err)
+		}
+		e.rpc = cfg.RPC.ListenAddress
+	}
+	e.rpc = strings.TrimRight(strings.Replace(e.rpc, "tcp://", "http://", 1), "/")
+	if !strings.Contains(e.rpc, "://") {
+		e.rpc = "http://" + e.rpc
+	}
+	if len(e.blobs) == 0 {
+		e.blobs = []string{c.Base()}
+	}
+	if needKey {
+		kr, err := f.keyring(false)
+		if err != nil {
+			return nil, err
+		}
+		if e.priv, err = kr.PrivateKey(f.from); err != nil {
+			return nil, err
+		}
+		e.me = tx.AddressFromPubKey(e.priv.Public().(ed25519.PublicKey))
+		if e.id, err = vault.AccountIdentity(e.priv); err != nil {
+			return nil, err
+		}
+		p, err := c.Params(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the minimum fee: %w", err)
+		}
+		e.fee = p.MinFee
+	}
+	return e, nil
+}
+
+// query runs an ABCI query through CometBFT's RPC and decodes the JSON
+// value into out.
+func (e *dataEnv) query(ctx context.Context, path, data string, out any) error {
+	u := e.rpc + "/abci_query?path=" + url.QueryEscape(strconv.Quote(path)) + "&data=0x" + hex.EncodeToString([]byte(data))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("query %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Result struct {
+			Response struct {
+				Code  uint32 `json:"code"`
+				Log   string `json:"log"`
+				Value []byte `json:"value"`
+			} `json:"response"`
+		} `json:"result"`
+		Error *struct {
+			Message string `json:"message"`
+			Data    string `json:"data"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&r); err != nil {
+		return fmt.Errorf("query %s: decode RPC answer: %w", path, err)
+	}
+	if r.Error != nil {
+		return fmt.Errorf("query %s: %s %s", path, r.Error.Message, r.Error.Data)
+	}
+	if q := r.Result.Response; q.Code != 0 {
+		return fmt.Errorf("query %s %s: code %d: %s", path, data, q.Code, q.Log)
+	}
+	if err := json.Unmarshal(r.Result.Response.Value, out); err != nil {
+		return fmt.Errorf("query %s: decode value: %w", path, err)
+	}
+	return nil
+}
+
+func (e *dataEnv) send(ctx context.Context, msg tx.Msg) (client.Sent, error) {
+	s, err := e.c.Send(ctx, e.priv, e.fee, msg, true)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", tx.MsgName(msg.Type()), err)
+	}
+	return s, nil
+}
+
+func (e *dataEnv) asset(ctx context.Context, id tx.DataHash) (*app.AssetRecord, error) {
+	var r *app.AssetRecord
+	if err := e.query(ctx, app.QueryDataAsset, id.String(), &r); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, fmt.Errorf("unknown asset %s", id)
+	}
+	return r, nil
+}
+
+func (e *dataEnv) version(ctx context.Context, id tx.DataHash, v uint32) (*app.VersionRecord, error) {
+	var r *app.VersionRecord
+	if err := e.query(ctx, app.QueryDataVersion, fmt.Sprintf("%s/%d", id, v), &r); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, fmt.Errorf("asset %s has no version %d", id, v)
+	}
+	return r, nil
+}
+
+// recipient returns the published data key of a.
+func (e *dataEnv) recipient(ctx context.Context, a tx.Address) (*age.X25519Recipient, error) {
+	var k app.DataKeyJSON
+	if err := e.query(ctx, app.QueryDataRecipient, a.String(), &k); err != nil {
+		return nil, err
+	}
+	if k.Recipient == "" {
+		return nil, fmt.Errorf("%s has not published a data key; it must run `provena data key --from NAME` (or any data command) first", a)
+	}
+	return vault.ParseRecipient(k.Recipient)
+}
+
+// ensureKey publishes the sender's derived data key if the chain does not
+// hold it yet.
+func (e *dataEnv) ensureKey(ctx context.Context) error {
+	var k app.DataKeyJSON
+	if err := e.query(ctx, app.QueryDataRecipient, e.me.String(), &k); err != nil {
+		return err
+	}
+	if k.Recipient == e.id.Recipient().String() {
+		return nil
+	}
+	_, err := e.send(ctx, tx.MsgDataSetKey{Recipient: e.id.Recipient().String()})
+	return err
+}
+
+// assetKey unwraps the asset key of version v wrapped to the sender.
+func (e *dataEnv) assetKey(ctx context.Context, id tx.DataHash, v uint32) (*age.X25519Identity, error) {
+	var w *app.WrappedKeyJSON
+	if err := e.query(ctx, app.QueryDataWrapped, fmt.Sprintf("%s/%d/%s", id, v, e.me), &w); err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, fmt.Errorf("%s has no grant for version %d of asset %s: buy it with `provena data buy` and ask the owner to grant, or ask the owner", e.me, v, id)
+	}
+	return vault.UnwrapKey(w.Key, e.id)
+}
+
+// encryptUpload encrypts the file at path under a new asset key, uploads
+// the ciphertext to every blob node, and returns the key and the manifest.
+func (e *dataEnv) encryptUpload(ctx context.Context, path string) (*age.X25519Identity, blob.Manifest, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return nil, blob.Manifest{}, err
+	}
+	defer in.Close()
+	key, err := vault.NewAssetKey()
+	if err != nil {
+		return nil, blob.Manifest{}, err
+	}
+	ct, err := os.CreateTemp("", "provena-data-*.age")
+	if err != nil {
+		return nil, blob.Manifest{}, err
+	}
+	defer os.Remove(ct.Name())
+	defer ct.Close()
+	if err := vault.Encrypt(ct, in, key); err != nil {
+		return nil, blob.Manifest{}, fmt.Errorf("encrypt %s: %w", path, err)
+	}
+	size, err := ct.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, blob.Manifest{}, err
+	}
+	l, err := blob.Build(ct, size, blob.MaxSize)
+	if err != nil {
+		return nil, blob.Manifest{}, fmt.Errorf("%s encrypted: %w", path, err)
+	}
+	bc := blob.Client{Parallel: 4}
+	for _, n := range e.blobs {
+		if _, err := bc.Upload(ctx, n, l, ct); err != nil {
+			return nil, blob.Manifest{}, fmt.Errorf("upload to %s (run the command again to resume): %w", n, err)
+		}
+	}
+	return key, l.Manifest, nil
+}
+
+func parseAssetID(s string) (tx.DataHash, error) {
+	id, err := tx.ParseDataHash(strings.ToLower(s))
+	if err != nil {
+		return id, fmt.Errorf("asset id: %w", err)
+	}
+	return id, nil
+}
+
+func newDataCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Encrypted data assets: add, grant, revoke, buy, get, list (see docs/data.md)",
+	}
+	cmd.AddCommand(newDataKeyCmd(), newDataAddCmd(), newDataUpdateCmd(), newDataGrantCmd(), newDataRevokeCmd(),
+		newDataBuyCmd(), newDataGetCmd(), newDataLsCmd(), newDataShowCmd())
+	return cmd
+}
+
+// dataRun wraps a data command body with its timeout and environment.
+func dataRun(f *dataFlags, needKey bool, run func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+		defer cancel()
+		e, err := f.env(ctx, needKey)
+		if err != nil {
+			return err
+		}
+		return run(ctx, e, cmd, args)
+	}
+}
+
+func newDataKeyCmd() *cobra.Command {
+	f := &dataFlags{}
+	cmd := &cobra.Command{
+		Use:   "key",
+		Short: "Publish the account's data key (derived from its ed25519 key) so others can grant to it",
+		Args:  cobra.NoArgs,
+	}
+	cmd.RunE = dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
+		if err := e.ensureKey(ctx); err != nil {
+			return err
+		}
+		out := map[string]string{"address": e.me.String(), "recipient": e.id.Recipient().String()}
+		return emit(cmd.OutOrStdout(), f.json, out, func(w io.Writer) {
+			fmt.Fprintf(w, "data key of %s: %s (on chain)\n", e.me, out["recipient"])
+		})
+	})
+	f.add(cmd, true)
+	return cmd
+}
+
+type dataAddOutput struct {
+	Asset   string `json:"asset"`
+	Version uint32 `json:"version"`
+	Size    int64  `json:"size"`
+	Chunks  int    `json:"chunks"`
+	Tx      string `json:"tx"`
+	Height  int64  `json:"height"`
+}
+
+func newDataAddCmd() *cobra.Command {
+	f := &dataFlags{}
+	var (
+		name, licence string
+		price         uint64
+	)
+	cmd := &cobra.Command{
+		Use:   "add FILE",
+		Short: "Encrypt FILE, upload its chunks and register it as an asset owned by --from",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+		if name == "" {
+			name = filepath.Base(args[0])
+		}
+		if err := e.ensureKey(ctx); err != nil {
+			return err
+		}
+		key, m, err := e.encryptUpload(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		w, err := vault.WrapKey(key, e.id.Recipient())
+		if err != nil {
+			return err
+		}
+		msg := tx.MsgDataRegister{Name: name, Licence: licence, Price: price,
+			Version: tx.DataVersion{Root: tx.DataHash(m.Root), Size: m.Size, Keys: []tx.WrappedKey{{To: e.me, Key: w}}}}
+		if err := msg.ValidateBasic(); err != nil {
+			return err
+		}
+		s, err := e.send(ctx, msg)
+		if err != nil {
+			return err
+		}
+		out := dataAddOutput{Asset: m.Root.String(), Version: 1, Size: m.Size, Chunks: m.Chunks, Tx: s.Hash, Height: s.Committed.Height}
+		return emit(cmd.OutOrStdout(), f.json, out, func(w io.Writer) {
+			fmt.Fprintf(w, "asset %s registered in block %d (%d encrypted bytes, %d chunks)\n", out.Asset, out.Height, out.Size, out.Chunks)
+		})
+	})
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&name, "name", "", "asset name (default: the file name)")
+	cmd.Flags().StringVar(&licence, "licence", "proprietary", "licence (an SPDX id or a URL)")
+	cmd.Flags().Uint64Var(&price, "price", 0, "price of access in upv")
+	return cmd
+}
+
+func newDataUpdateCmd() *cobra.Command {
+	f := &dataFlags{}
+	cmd := &cobra.Command{
+		Use:   "update ASSET FILE",
+		Short: "Publish FILE as the asset's next version under a new key, readable by the owner and active grantees only",
+		Args:  cobra.ExactArgs(2),
+	}
+	cmd.RunE = dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+		id, err := parseAssetID(args[0])
+		if err != nil {
+			return err
+		}
+		r, err := e.asset(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.Owner != e.me {
+			return fmt.Errorf("%s is not the owner of asset %s (owner is %s)", e.me, id, r.Owner)
+		}
+		readers := []tx.Address{e.me}
+		for _, g := range r.Grants {
+			if g.State == app.GrantActive {
+				readers = append(readers, g.To)
+			}
+		}
+		recips := make([]*age.X25519Recipient, len(readers))
+		for i, a := range readers {
+			if recips[i], err = e.recipient(ctx, a); err != nil {
+				return err
+			}
+		}
+		key, m, err := e.encryptUpload(ctx, args[1])
+		if err != nil {
+			return err
+		}
+		var keys []tx.WrappedKey
+		for i, a := range readers {
+			w, err := vault.WrapKey(key, recips[i])
+			if err != nil {
+				return err
+			}
+			keys = append(keys, tx.WrappedKey{To: a, Key: w})
+		}
+		sortWrapped(keys)
+		s, err := e.send(ctx, tx.MsgDataAddVersion{Asset: id, Version: tx.DataVersion{Root: tx.DataHash(m.Root), Size: m.Size, Keys: keys}})
+		if err != nil {
+			return err
+		}
+		out := dataAddOutput{Asset: id.String(), Version: r.Versions + 1, Size: m.Size, Chunks: m.Chunks, Tx: s.Hash, Height: s.Committed.Height}
+		return emit(cmd.OutOrStdout(), f.json, out, func(w io.Writer) {
+			fmt.Fprintf(w, "asset %s version %d (blob %s) readable by %d accounts, block %d\n", out.Asset, out.Version, m.Root, len(keys), out.Height)
+		})
+	})
+	f.add(cmd, true)
+	return cmd
+}
+
+func sortWrapped(ks []tx.WrappedKey) {
+	for i := 1; i < len(ks); i++ {
+		for j := i; j > 0 && bytes.Compare(ks[j-1].To[:], ks[j].To[:]) > 0; j-- {
+			ks[j-1], ks[j] = ks[j], ks[j-1]
+		}
+	}
+}
+
+type dataTxOutput struct {
+	Action string `json:"action"`
+	Asset  string `json:"asset"`
+	To     string `json:"to,omitempty"`
+	Tx     string `json:"tx"`
+	Height int64  `json:"height"`
+}
+
+func printTx(cmd *cobra.Command, f *dataFlags, out dataTxOutput) error {
+	return emit(cmd.OutOrStdout(), f.json, out, func(w io.Writer) {
+		fmt.Fprintf(w, "%s %s %s: committed in block %d (tx %s)\n", out.Action, out.Asset, out.To, out.Height, short(out.Tx))
+	})
+}
+
+func newDataGrantCmd() *cobra.Command {
+	f := &dataFlags{}
+	var to string
+	cmd := &cobra.Command{
+		Use:   "grant ASSET",
+		Short: "Give --to the current version's key (releases a purchase's escrow to the owner)",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+		id, err := parseAssetID(args[0])
+		if err != nil {
+			return err
+		}
+		toAddr, err := f.resolveAddress(to)
+		if err != nil {
+			return err
+		}
+		r, err := e.asset(ctx, id)
+		if err != nil {
+			return err
+		}
+		key, err := e.assetKey(ctx, id, r.Versions)
+		if err != nil {
+			return err
+		}
+		rc, err := e.recipient(ctx, toAddr)
+		if err != nil {
+			return err
+		}
+		w, err := vault.WrapKey(key, rc)
+		if err != nil {
+			return err
+		}
+		s, err := e.send(ctx, tx.MsgDataGrant{Asset: id, To: toAddr, Key: w})
+		if err != nil {
+			return err
+		}
+		return printTx(cmd, f, dataTxOutput{Action: "grant", Asset: id.String(), To: toAddr.String(), Tx: s.Hash, Height: s.Committed.Height})
+	})
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&to, "to", "", "grantee address (pv…) or key name")
+	cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+func newDataRevokeCmd() *cobra.Command {
+	f := &dataFlags{}
+	var to string
+	cmd := &cobra.Command{
+		Use:   "revoke ASSET",
+		Short: "Revoke --to's grant (or, as the buyer, cancel your pending purchase); run `data update` to rotate the key",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+		id, err := parseAssetID(args[0])
+		if err != nil {
+			return err
+		}
+		toAddr := e.me
+		if to != "" {
+			if toAddr, err = f.resolveAddress(to); err != nil {
+				return err
+			}
+		}
+		s, err := e.send(ctx, tx.MsgDataRevoke{Asset: id, Grantee: toAddr})
+		if err != nil {
+			return err
+		}
+		return printTx(cmd, f, dataTxOutput{Action: "revoke", Asset: id.String(), To: toAddr.String(), Tx: s.Hash, Height: s.Committed.Height})
+	})
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&to, "to", "", "grantee address (pv…) or key name (default: --from, to cancel a purchase)")
+	return cmd
+}
+
+func newDataBuyCmd() *cobra.Command {
+	f := &dataFlags{}
+	cmd := &cobra.Command{
+		Use:   "buy ASSET",
+		Short: "Pay the asset's price into escrow; the owner's grant releases it",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+		id, err := parseAssetID(args[0])
+		if err != nil {
+			return err
+		}
+		r, err := e.asset(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := e.ensureKey(ctx); err != nil {
+			return err
+		}
+		s, err := e.send(ctx, tx.MsgDataBuy{Asset: id, MaxPrice: r.Price})
+		if err != nil {
+			return err
+		}
+		return printTx(cmd, f, dataTxOutput{Action: "buy", Asset: id.String(), To: e.me.String(), Tx: s.Hash, Height: s.Committed.Height})
+	})
+	f.add(cmd, true)
+	return cmd
+}
+
+type dataGetOutput struct {
+	Asset   string `json:"asset"`
+	Version uint32 `json:"version"`
+	Blob    string `json:"blob"`
+	Out     string `json:"out"`
+	Bytes   int64  `json:"bytes"`
+}
+
+func newDataGetCmd() *cobra.Command {
+	f := &dataFlags{}
+	var (
+		out     string
+		version uint32
+	)
+	cmd := &cobra.Command{
+		Use:   "get ASSET",
+		Short: "Fetch an asset's chunks (every proof checked), decrypt with --from's grant, write -o",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+		id, err := parseAssetID(args[0])
+		if err != nil {
+			return err
+		}
+		r, err := e.asset(ctx, id)
+		if err != nil {
+			return err
+		}
+		if version == 0 {
+			version = r.Versions
+		}
+		v, err := e.version(ctx, id, version)
+		if err != nil {
+			return err
+		}
+		key, err := e.assetKey(ctx, id, version)
+		if err != nil {
+			return err
+		}
+		n, err := fetchDecrypt(ctx, e.blobs, v, key, out)
+		if err != nil {
+			return err
+		}
+		o := dataGetOutput{Asset: id.String(), Version: version, Blob: v.Root.String(), Out: out, Bytes: n}
+		return emit(cmd.OutOrStdout(), f.json, o, func(w io.Writer) {
+			fmt.Fprintf(w, "asset %s version %d: %d bytes decrypted to %s\n", o.Asset, o.Version, o.Bytes, o.Out)
+		})
+	})
+	f.add(cmd, true)
+	cmd.Flags().StringVarP(&out, "out", "o", "", "output file")
+	cmd.MarkFlagRequired("out")
+	cmd.Flags().Uint32Var(&version, "version", 0, "version to get (default: the latest)")
+	return cmd
+}
+
+// fetchDecrypt fetches version v's ciphertext into a temporary file beside
+// out, decrypts it to out through another temporary file and a rename, so
+// out never holds partial or unverified plaintext.
+func fetchDecrypt(ctx context.Context, nodes []string, v *app.VersionRecord, key *age.X25519Identity, out string) (int64, error) {
+	m := blob.Manifest{Root: merkle.Hash(v.Root), Size: v.Size, Chunks: blob.NumChunks(v.Size)}
+	dir := filepath.Dir(out)
+	ct, err := os.CreateTemp(dir, ".provena-get-*.age")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(ct.Name())
+	defer ct.Close()
+	bc := blob.Client{Parallel: 4}
+	if err := bc.FetchManifest(ctx, m, nodes, ct); err != nil {
+		return 0, err
+	}
+	if _, err := ct.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	pt, err := os.CreateTemp(dir, ".provena-get-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(pt.Name())
+	defer pt.Close()
+	if err := vault.Decrypt(pt, ct, key); err != nil {
+		return 0, err
+	}
+	n, err := pt.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	if err := pt.Close(); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(pt.Name(), out); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func newDataLsCmd() *cobra.Command {
+	f := &dataFlags{}
+	var owner string
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: "List the assets of --owner (default: every key in the keyring)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.RunE = dataRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
+		var owners []tx.Address
+		if owner != "" {
+			a, err := f.resolveAddress(owner)
+			if err != nil {
+				return err
+			}
+			owners = append(owners, a)
+		} else {
+			kr, err := f.keyring(false)
+			if err != nil {
+				return err
+			}
+			ks, err := kr.List()
+			if err != nil {
+				return err
+			}
+			for _, k := range ks {
+				owners = append(owners, k.Address)
+			}
+		}
+		var assets []*app.AssetRecord
+		for _, o := range owners {
+			var idx app.OwnerIndex
+			if err := e.query(ctx, app.QueryDataOwner, o.String(), &idx); err != nil {
+				return err
+			}
+			for _, id := range idx.Assets {
+				r, err := e.asset(ctx, id)
+				if err != nil {
+					return err
+				}
+				assets = append(assets, r)
+			}
+		}
+		if assets == nil {
+			assets = []*app.AssetRecord{}
+		}
+		return emit(cmd.OutOrStdout(), f.json, assets, func(w io.Writer) {
+			if len(assets) == 0 {
+				fmt.Fprintln(w, "no assets")
+			}
+			for _, r := range assets {
+				fmt.Fprintf(w, "%s  %-24q owner %s  v%d  price %s  grants %d  earned %s\n", r.ID, r.Name, r.Owner, r.Versions, upv(r.Price), len(r.Grants), upv(r.Earned))
+			}
+		})
+	})
+	f.add(cmd, false)
+	cmd.Flags().StringVar(&owner, "owner", "", "owner address (pv…) or key name")
+	return cmd
+}
+
+type dataShowOutput struct {
+	Asset    *app.AssetRecord     `json:"asset"`
+	Versions []*app.VersionRecord `json:"versions"`
+	Receipts []app.Receipt        `json:"receipts"`
+}
+
+func newDataShowCmd() *cobra.Command {
+	f := &dataFlags{}
+	var maxReceipts uint64
+	cmd := &cobra.Command{
+		Use:   "show ASSET",
+		Short: "Show an asset: owner, versions, grants, earnings and its latest receipts",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = dataRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+		id, err := parseAssetID(args[0])
+		if err != nil {
+			return err
+		}
+		r, err := e.asset(ctx, id)
+		if err != nil {
+			return err
+		}
+		out := dataShowOutput{Asset: r, Receipts: []app.Receipt{}}
+		for v := uint32(1); v <= r.Versions; v++ {
+			vr, err := e.version(ctx, id, v)
+			if err != nil {
+				return err
+			}
+			out.Versions = append(out.Versions, vr)
+		}
+		for s := r.Receipts; s > 0 && r.Receipts-s < maxReceipts; s-- {
+			var rec app.Receipt
+			if err := e.query(ctx, app.QueryDataReceipt, fmt.Sprintf("%s/%d", id, s), &rec); err != nil {
+				return err
+			}
+			out.Receipts = append(out.Receipts, rec)
+		}
+		return emit(cmd.OutOrStdout(), f.json, out, func(w io.Writer) {
+			fmt.Fprintf(w, "asset    %s\nname     %s\nlicence  %s\nowner    %s\nprice    %s\nearned   %s (owner %s, contributors %s)\n",
+				r.ID, r.Name, r.Licence, r.Owner, upv(r.Price), upv(r.Earned), upv(r.ToOwner), upv(r.ToContributors))
+			for _, v := range out.Versions {
+				fmt.Fprintf(w, "version  %d  blob %s  %d bytes  readers %d  block %d\n", v.Version, v.Root, v.Size, len(v.Readers), v.Height)
+			}
+			for _, g := range r.Grants {
+				fmt.Fprintf(w, "grant    %s  %s  version %d  escrow %s\n", g.To, g.State, g.Version, upv(g.Escrow))
+			}
+			for _, rec := range out.Receipts {
+				fmt.Fprintf(w, "receipt  #%d %s %s payer %s amount %s (owner %s, contributors %s) block %d\n",
+					rec.Seq, rec.Kind, rec.Job, rec.Payer, upv(rec.Amount), upv(rec.ToOwner), upv(rec.ToContributors), rec.Height)
+			}
+		})
+	})
+	f.add(cmd, false)
+	cmd.Flags().Uint64Var(&maxReceipts, "receipts", 20, "how many of the latest receipts to show")
+	return cmd
+}

@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/provena/provena/app"
+	"github.com/provena/provena/blob"
+	"github.com/provena/provena/client"
+	"github.com/provena/provena/keys"
+	"github.com/provena/provena/merkle"
+	"github.com/provena/provena/node"
+)
+
+// runCLI runs provena with args in-process and returns stdout.
+func runCLI(args ...string) (string, error) {
+	root := NewRootCmd()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// TestDataCLIEndToEnd runs a real single-validator node (CometBFT
+// in-process) and two blob stores, and drives add, grant, get, revoke,
+// update, ls and show through the command line.
+func TestDataCLIEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	ports, err := node.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := app.DefaultParams()
+	p.BlockTimeMs = 50
+	_, err = node.Init(home, node.InitOptions{ChainID: "data-e2e", Params: &p, Ports: ports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, err := node.Start(ctx, home, node.StartOptions{LogWriter: &bytes.Buffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	api := "http://" + n.APIAddr
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	defer wcancel()
+	if _, err := client.New(api).WaitHeight(wctx, 2); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two blob stores stand in for two nodes' stores.
+	var stores []*blob.Store
+	var urls []string
+	for i := range 2 {
+		s, err := blob.Open(filepath.Join(dir, fmt.Sprintf("blobs%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(blob.NewHandler(s))
+		defer srv.Close()
+		stores, urls = append(stores, s), append(urls, srv.URL)
+	}
+	kr, _ := keys.Open(keys.Dir(home), keys.BackendTest)
+	bob, err := kr.Add("bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fund bob.
+	common := []string{"--home", home, "--keyring-backend", "test", "--blob-nodes", strings.Join(urls, ",")}
+	if _, err := runCLI("tx", "send", "--home", home, "--keyring-backend", "test", "--from", "alice", "--to", "bob", "--amount", "100000", "--wait"); err != nil {
+		t.Fatal(err)
+	}
+	cli := func(args ...string) (string, error) { return runCLI(append(args, common...)...) }
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := cli(args...)
+		if err != nil {
+			t.Fatalf("provena %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+
+	secret := "SECRET-PLAINTEXT-MARKER-" + strings.Repeat("w,b,1-0\n", 60_000) // ~480 KB, 2 chunks
+	in := filepath.Join(dir, "games.csv")
+	os.WriteFile(in, []byte(secret), 0o600)
+	var added dataAddOutput
+	json.Unmarshal([]byte(must("data", "add", in, "--from", "alice", "--name", "match logs", "--licence", "CC-BY-4.0", "--price", "20", "--json")), &added)
+	if len(added.Asset) != 64 || added.Chunks != 2 {
+		t.Fatalf("add: %+v", added)
+	}
+	id := added.Asset
+	out := filepath.Join(dir, "out.csv")
+	if _, err := cli("data", "get", id, "-o", out, "--from", "bob"); err == nil || !strings.Contains(err.Error(), "has no grant") {
+		t.Fatalf("get without grant: %v", err)
+	}
+	if _, err := cli("data", "grant", id, "--to", "bob", "--from", "alice"); err == nil || !strings.Contains(err.Error(), "has not published a data key") {
+		t.Fatalf("grant before bob's key: %v", err)
+	}
+	if _, err := cli("data", "grant", id, "--to", "alice", "--from", "bob"); err == nil || !strings.Contains(err.Error(), "has no grant") {
+		t.Fatalf("grant by non-owner: %v", err)
+	}
+	must("data", "buy", id, "--from", "bob")
+	must("data", "grant", id, "--to", "bob", "--from", "alice")
+
+	// Corrupt chunk 0 on store 0 (asked first for chunk 0): the fetch
+	// detects it and takes the chunk from store 1.
+	root, _ := merkle.ParseHash(id)
+	cp := filepath.Join(stores[0].Dir(), root.String(), "0.chunk")
+	raw, _ := os.ReadFile(cp)
+	raw[len(raw)-1] ^= 0xff
+	os.WriteFile(cp, raw, 0o644)
+	must("data", "get", id, "-o", out, "--from", "bob")
+	if got, _ := os.ReadFile(out); string(got) != secret {
+		t.Fatalf("bob got %d bytes, want %d", len(got), len(secret))
+	}
+	if st, _ := stores[0].Status(root); len(st.Missing) != 1 {
+		t.Fatalf("corrupt chunk not detected on store 0: %+v", st)
+	}
+
+	// Revoke and rotate: version 2 is unreadable for bob; version 1, which
+	// he already had, is not recalled.
+	must("data", "revoke", id, "--to", "bob", "--from", "alice")
+	in2 := filepath.Join(dir, "games2.csv")
+	os.WriteFile(in2, []byte(secret+"new game\n"), 0o600)
+	must("data", "update", id, in2, "--from", "alice")
+	if _, err := cli("data", "get", id, "-o", out, "--from", "bob"); err == nil || !strings.Contains(err.Error(), "no grant for version 2") {
+		t.Fatalf("revoked get: %v", err)
+	}
+	must("data", "get", id, "-o", out, "--from", "alice")
+	if got, _ := os.ReadFile(out); !strings.HasSuffix(string(got), "new game\n") {
+		t.Fatal("owner did not get version 2")
+	}
+	must("data", "get", id, "-o", out, "--from", "bob", "--version", "1")
+
+	var ls []app.AssetRecord
+	json.Unmarshal([]byte(must("data", "ls", "--owner", "alice", "--json")), &ls)
+	if len(ls) != 1 || ls[0].Versions != 2 || ls[0].Earned != 20 {
+		t.Fatalf("ls: %+v", ls)
+	}
+	var show dataShowOutput
+	json.Unmarshal([]byte(must("data", "show", id, "--json")), &show)
+	if len(show.Versions) != 2 || len(show.Receipts) != 1 || show.Receipts[0].Payer != app.DataPoolAddress || show.Asset.Grants[0].To != bob.Address {
+		t.Fatalf("show: %+v", show)
+	}
+	if s := must("data", "show", id); !strings.Contains(s, "revoked") || !strings.Contains(s, "CC-BY-4.0") {
+		t.Fatalf("show text:\n%s", s)
+	}
+	if _, err := cli("data", "show", strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "unknown asset") {
+		t.Fatalf("unknown asset: %v", err)
+	}
+
+	// Nodes only ever hold ciphertext: no file of the node's home or of a
+	// blob store contains the plaintext marker.
+	os.Remove(out)
+	for _, d := range []string{home, stores[0].Dir(), stores[1].Dir()} {
+		filepath.WalkDir(d, func(path string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			b, _ := os.ReadFile(path)
+			if bytes.Contains(b, []byte("SECRET-PLAINTEXT-MARKER")) {
+				t.Errorf("plaintext found in %s", path)
+			}
+			return nil
+		})
+	}
+}
