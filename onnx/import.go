@@ -507,6 +507,11 @@ func (im *importer) node(n *nodeProto) {
 			return
 		}
 		for i := range out {
+			if res[i] == nil || res[i].DType != out[i].DType || tensor.NumElements(res[i].Shape) != res[i].Len() {
+				im.problem(n, "constant folding: output %d does not match its inferred type", i)
+				im.markBad(n)
+				return
+			}
 			out[i].Const = res[i]
 		}
 		folded = true
