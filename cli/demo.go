@@ -108,7 +108,7 @@ func runDemo(parent context.Context, w io.Writer, keep bool) (out demoOutput, er
 		}
 	}()
 	c := client.New(n.APIAddr)
-	if _, err := c.WaitHeight(ctx, 1); err != nil {
+	if _, err := c.WaitHeight(ctx, 2); err != nil {
 		return out, err
 	}
 

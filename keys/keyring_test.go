@@ -98,3 +98,43 @@ func TestKeyringErrors(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// FuzzKeyFile feeds arbitrary bytes as a key file: Show, List and
+// PrivateKey must fail cleanly or return a consistent key, never panic.
+func FuzzKeyFile(f *testing.F) {
+	dir := f.TempDir()
+	kr, err := Open(dir, BackendTest)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := kr.Add("seed"); err != nil {
+		f.Fatal(err)
+	}
+	good, err := os.ReadFile(kr.path("seed"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"name":"x","pubkey":"AAAA","private":"AAAA","plaintext":true}`))
+	f.Add([]byte(`{"pubkey":"` + strings.Repeat("A", 43) + `=","private":"YWdl","plaintext":false}`))
+	f.Add([]byte("null"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := t.TempDir()
+		kr, err := Open(d, BackendFile, pass("p"), WithScryptWorkFactor(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(kr.path("k"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		k, err := kr.Show("k")
+		if err != nil {
+			return
+		}
+		priv, err := kr.PrivateKey("k")
+		if err == nil && !bytes.Equal(priv.Public().(ed25519.PublicKey), k.PubKey) {
+			t.Fatal("opened a private key that does not match the public key")
+		}
+		kr.List()
+	})
+}

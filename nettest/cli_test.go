@@ -55,7 +55,7 @@ func TestCLIEndToEnd(t *testing.T) {
 
 	p := startNode(t, home)
 	ctx := ctxT(t, time.Minute)
-	waitHeight(t, ctx, p.api, 1)
+	waitHeight(t, ctx, p.api, 2)
 
 	var bob struct {
 		Address string `json:"address"`

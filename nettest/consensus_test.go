@@ -54,7 +54,7 @@ func TestTwoNodesAgree(t *testing.T) {
 	ps := []*proc{startNode(t, homes[0].Dir), startNode(t, homes[1].Dir)}
 	ctx := ctxT(t, 2*time.Minute)
 	for _, p := range ps {
-		waitHeight(t, ctx, p.api, 1)
+		waitHeight(t, ctx, p.api, 2)
 	}
 	for i, p := range ps {
 		sendTransfers(t, ctx, p.api, aliceKey(t, homes[i].Dir), 5)

@@ -27,7 +27,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	h := testnet(t, 1)[0]
 	p := startNode(t, h.Dir)
 	ctx := ctxT(t, 2*time.Minute)
-	waitHeight(t, ctx, p.api, 1)
+	waitHeight(t, ctx, p.api, 2)
 	alice := aliceKey(t, h.Dir)
 	aliceAddr := tx.AddressFromPubKey(alice.Public().(ed25519.PublicKey))
 	fee := testParams().MinFee

@@ -34,7 +34,7 @@ func TestRejections(t *testing.T) {
 	h := testnet(t, 1)[0]
 	p := startNode(t, h.Dir)
 	ctx := ctxT(t, 2*time.Minute)
-	waitHeight(t, ctx, p.api, 1)
+	waitHeight(t, ctx, p.api, 2)
 	alice := aliceKey(t, h.Dir)
 	fee := testParams().MinFee
 	bob := tx.Address{0xb0}

@@ -197,6 +197,7 @@ func initHomes(dirs []string, opts InitOptions) ([]Home, error) {
 	// Room for a few seconds of the benchmark's load in one block; the mempool
 	// bounds it in bytes as well.
 	cp.Block.MaxBytes = 8 << 20
+	cp.Block.MaxGas = -1 // the ledger charges fees, not gas
 	doc := &cmttypes.GenesisDoc{
 		GenesisTime:     opts.GenesisTime,
 		ChainID:         opts.ChainID,
