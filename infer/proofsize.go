@@ -15,6 +15,9 @@ import (
 // Deps alone (no execution): it is what lets `provena model inspect
 // --proof-sizes` bound one-step proofs for a whole model in seconds.
 func ProofSize(m *model.Model, i, out, flat int) (int, error) {
+	if !m.Validated() || i < 0 || i >= len(m.Nodes) || out < 0 || out >= len(m.Nodes[i].OutMetas) {
+		return 0, fmt.Errorf("proof size: no node %d output %d in a validated model", i, out)
+	}
 	n := &m.Nodes[i]
 	op, _ := ops.Lookup(n.OpType)
 	eop, ok := op.(ops.ElemOp)
@@ -81,6 +84,9 @@ type OpProofSize struct {
 // samples evenly spaced ones, and the element after each of the first
 // chunk boundaries (where a window straddles two chunks).
 func ProofReport(m *model.Model, samples int) ([]OpProofSize, error) {
+	if !m.Validated() {
+		return nil, fmt.Errorf("proof report: model not validated")
+	}
 	worst := map[string]*OpProofSize{}
 	for i, n := range m.Nodes {
 		w := worst[n.OpType]

@@ -17,6 +17,7 @@ package infer
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -146,6 +147,9 @@ func threads(n int) int {
 
 // Run executes the model on inputs (by input name).
 func Run(m *model.Model, inputs map[string]*tensor.Tensor, opts Options) (*Result, error) {
+	if !m.Validated() {
+		return nil, errors.New("run model: model not validated (build it with Validate, or Load/Decode it)")
+	}
 	ins, err := CheckInputs(m, inputs)
 	if err != nil {
 		return nil, fmt.Errorf("run model: %w", err)

@@ -15,6 +15,9 @@ import (
 // input order; nil for an omitted optional input). Weights may be passed or
 // left nil, in which case the model's are used.
 func StepNode(m *model.Model, inputs []*tensor.Tensor, i int) ([]*tensor.Tensor, error) {
+	if !m.Validated() {
+		return nil, errors.New("step node: model not validated")
+	}
 	if i < 0 || i >= len(m.Nodes) {
 		return nil, fmt.Errorf("step node %d: out of range [0,%d)", i, len(m.Nodes))
 	}
@@ -231,6 +234,9 @@ func littleEndianView(t *tensor.Tensor, raw []byte) bool {
 func RecomputeElement(m *model.Model, res *Result, i, out, flat int) (uint64, *StepProof, error) {
 	if res == nil || res.Trace == nil || res.NodeOutputs == nil {
 		return 0, nil, errors.New("recompute element: needs a run with Trace and KeepOutputs")
+	}
+	if !m.Validated() {
+		return 0, nil, errors.New("recompute element: model not validated")
 	}
 	if i < 0 || i >= len(m.Nodes) {
 		return 0, nil, fmt.Errorf("recompute element: node %d out of range", i)

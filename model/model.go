@@ -30,9 +30,9 @@ const MaxRank = 16
 
 // ValueInfo is a graph input or output.
 type ValueInfo struct {
-	Name  string
-	DType tensor.DType
-	Shape []int
+	Name  string       `json:"name"`
+	DType tensor.DType `json:"dtype"` // ONNX element type code (1 = float32)
+	Shape []int        `json:"shape"`
 }
 
 // Meta returns the value's metadata.
@@ -108,12 +108,16 @@ func (m *Model) Weight(name string) (*tensor.Tensor, bool) {
 // OutputRefs resolves the graph outputs (filled by Validate).
 func (m *Model) OutputRefs() []Ref { return m.outRefs }
 
+// Validated reports whether Validate has succeeded on m.
+func (m *Model) Validated() bool { return m.outRefs != nil }
+
 // Validate sorts the weights, resolves every node input, re-runs shape
 // inference on every node and checks the stored output metadata against it,
 // so that the executor can trust every shape. The model must not be changed
 // after Validate (its id is cached).
 func (m *Model) Validate() error {
 	m.cm = nil
+	m.outRefs = nil
 	sort.Slice(m.Weights, func(i, j int) bool { return m.Weights[i].Name < m.Weights[j].Name })
 	defined := map[string]Ref{}
 	metas := map[string]tensor.Meta{}
