@@ -208,6 +208,7 @@ func TestVerifyStepRejectsTampering(t *testing.T) {
 		{"wrong node", func(p *StepProof) { p.Node, _ = m.ProveNode(1) }, false},
 		{"trace root", func(p *StepProof) { p.TraceRoot[0] ^= 1 }, false},
 		{"nodes root", func(p *StepProof) { p.NodesRoot[0] ^= 1 }, false},
+		{"another weight", func(p *StepProof) { p.Inputs[1].Weight, _ = m.ProveWeightChunks("b1", []int{0}) }, false},
 		{"input from another node", func(p *StepProof) { p.Inputs[0].Node, _ = res.Trace.ProveNodeLeaf(0) }, false},
 	}
 	for _, tt := range tests {

@@ -450,7 +450,10 @@ func VerifyStep(modelID, traceRoot merkle.Hash, p *StepProof) (*StepResult, erro
 			if err != nil {
 				return fail("input %d: %v", j, err)
 			}
-			if io.Weight.Index != r.Index || d.DType != mt.DType || !sameShape(d.Shape, mt.Shape) {
+			// The weights tree's leaf count is not committed on its own, so a
+			// leaf's index alone could be mislabelled; its name, unique among
+			// weights and bound to the node record, cannot.
+			if io.Weight.Index != r.Index || d.Name != n.Inputs[j] || d.DType != mt.DType || !sameShape(d.Shape, mt.Shape) {
 				return fail("input %d: opened weight %q is not the node's input", j, d.Name)
 			}
 			openings[j] = io.Weight.Chunks

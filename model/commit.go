@@ -243,7 +243,9 @@ func (m *Model) ProveWeightChunks(name string, chunks []int) (*WeightProof, erro
 }
 
 // VerifyWeightProof checks a weight proof against a model id and returns
-// the weight's descriptor.
+// the weight's descriptor. The weights tree's leaf count travels in the
+// proof, not in the id, so callers identify the weight by the descriptor's
+// name (unique in a model), not by p.Index.
 func VerifyWeightProof(id merkle.Hash, p *WeightProof) (*WeightDesc, error) {
 	if p == nil || p.Chunks == nil {
 		return nil, errors.New("verify weight proof: empty proof")
