@@ -1,0 +1,372 @@
+package cli
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/provena/provena/app"
+	"github.com/provena/provena/model"
+	"github.com/provena/provena/npy"
+	"github.com/provena/provena/opml"
+	"github.com/provena/provena/tensor"
+	"github.com/provena/provena/tx"
+	"github.com/provena/provena/worker"
+)
+
+// The opML commands: `model register` (added to the model command built in
+// model.go by wrapping its constructor, so that file stays untouched),
+// `job submit|show`, and in worker.go `worker start` and `watcher start`.
+func init() {
+	commands = append(commands, newJobCmd)
+	for i, c := range commands {
+		c := c
+		commands[i] = func() *cobra.Command {
+			cmd := c()
+			if cmd.Name() == "model" {
+				cmd.AddCommand(newModelRegisterCmd())
+			}
+			return cmd
+		}
+	}
+}
+
+// opmlStore is a local content-addressed directory of model packages
+// (models/<id>.pvm) and job inputs (inputs/<inputs root>/<name>.npy) that
+// requesters, workers and watchers on one machine share.
+type opmlStore string
+
+func (s opmlStore) modelPath(id [32]byte) string {
+	return filepath.Join(string(s), "models", hex.EncodeToString(id[:])+".pvm")
+}
+
+func (s opmlStore) inputDir(root [32]byte) string {
+	return filepath.Join(string(s), "inputs", hex.EncodeToString(root[:]))
+}
+
+func (s opmlStore) putModel(m *model.Model) error {
+	p := s.modelPath(m.ID())
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return m.Save(p)
+}
+
+// Model loads a stored package and checks it against its id.
+func (s opmlStore) Model(id [32]byte) (*model.Model, error) {
+	m, err := model.Load(s.modelPath(id))
+	if err != nil {
+		return nil, fmt.Errorf("model store: %w", err)
+	}
+	if m.ID() != id {
+		return nil, fmt.Errorf("model store: %s holds model %x, not %x", s.modelPath(id), m.ID(), id)
+	}
+	return m, nil
+}
+
+func (s opmlStore) putInputs(m *model.Model, in map[string]*tensor.Tensor) ([32]byte, error) {
+	root, err := opml.InputsRoot(m, in)
+	if err != nil {
+		return root, err
+	}
+	dir := s.inputDir(root)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return root, err
+	}
+	for _, vi := range m.Inputs {
+		f, err := os.Create(filepath.Join(dir, vi.Name+".npy"))
+		if err != nil {
+			return root, err
+		}
+		err = npy.Write(f, in[vi.Name])
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return root, fmt.Errorf("store input %s: %w", vi.Name, err)
+		}
+	}
+	return root, nil
+}
+
+// Inputs loads a stored job input; the caller checks it against the root.
+func (s opmlStore) Inputs(root [32]byte) (map[string]*tensor.Tensor, error) {
+	dir := s.inputDir(root)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("input store: %w", err)
+	}
+	out := map[string]*tensor.Tensor{}
+	for _, e := range ents {
+		name := e.Name()
+		if filepath.Ext(name) != ".npy" {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		t, err := npy.Read(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("input store %s: %w", name, err)
+		}
+		out[name[:len(name)-4]] = t
+	}
+	return out, nil
+}
+
+// opmlFlags are the flags of the opML commands.
+type opmlFlags struct {
+	dataFlags
+	store string
+}
+
+func (f *opmlFlags) add(cmd *cobra.Command, from bool) {
+	f.dataFlags.add(cmd, from)
+	cmd.Flags().StringVar(&f.store, "store", "", "local model and input store shared with workers and watchers (default <home>/opml)")
+}
+
+func (f *opmlFlags) storeDir() opmlStore {
+	if f.store != "" {
+		return opmlStore(f.store)
+	}
+	return opmlStore(filepath.Join(f.home, "opml"))
+}
+
+func opmlRun(f *opmlFlags, needKey bool, run func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return dataRun(&f.dataFlags, needKey, run)
+}
+
+func (e *dataEnv) job(ctx context.Context, id uint64) (*app.OpmlJob, error) {
+	var j *app.OpmlJob
+	if err := e.query(ctx, app.QueryOpmlJob, strconv.FormatUint(id, 10), &j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// lastJob finds the highest job id (ids are 1..n with no gaps).
+func (e *dataEnv) lastJob(ctx context.Context) (uint64, error) {
+	exists := func(id uint64) (bool, error) {
+		j, err := e.job(ctx, id)
+		return j != nil, err
+	}
+	hi := uint64(1)
+	for {
+		ok, err := exists(hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		hi *= 2
+	}
+	lo := hi / 2 // exists, or 0
+	for lo+1 < hi {
+		mid := (lo + hi) / 2
+		ok, err := exists(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
+func newModelRegisterCmd() *cobra.Command {
+	f := &opmlFlags{}
+	var fee uint64
+	cmd := &cobra.Command{
+		Use:   "register model.pvm --from KEY --fee UPV",
+		Short: "Register a model on chain for optimistic jobs (id, signature, fee); the package goes to the local store",
+		Args:  cobra.ExactArgs(1),
+		RunE: opmlRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+			m, err := model.Load(args[0])
+			if err != nil {
+				return err
+			}
+			if err := f.storeDir().putModel(m); err != nil {
+				return fmt.Errorf("store model: %w", err)
+			}
+			msg := worker.RegisterModelMsg(m, fee)
+			s, err := e.send(ctx, msg)
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"model_id": m.IDString(), "fee": fee, "nodes": len(m.Nodes), "tx": s.Hash}
+			return printOut(cmd, f.json, out, fmt.Sprintf("registered model %s (%d nodes, fee %d %s) in tx %s\n", m.IDString(), len(m.Nodes), fee, app.Denom, s.Hash))
+		}),
+	}
+	f.add(cmd, true)
+	cmd.Flags().Uint64Var(&fee, "fee", 0, "fee in upv each job pays the model owner")
+	return cmd
+}
+
+func newJobCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "job", Short: "Submit and inspect optimistic inference jobs (see docs/opml.md)"}
+	cmd.AddCommand(newJobSubmitCmd(), newJobShowCmd())
+	return cmd
+}
+
+func newJobSubmitCmd() *cobra.Command {
+	f := &opmlFlags{}
+	var (
+		modelID   string
+		inputs    []string
+		workerFee uint64
+		mode      string
+		wait      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "submit --model ID --input x.npy --from KEY [--worker-fee UPV] [--wait]",
+		Short: "Escrow the payment and ask for one inference; the input goes to the local store by its root",
+		Args:  cobra.NoArgs,
+		RunE: opmlRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+			if mode != "optimistic" {
+				return fmt.Errorf("--mode %q: only optimistic jobs are implemented", mode)
+			}
+			var id [32]byte
+			if b, err := hex.DecodeString(modelID); err != nil || len(b) != 32 {
+				return fmt.Errorf("--model must be a 64-character hex model id")
+			} else {
+				copy(id[:], b)
+			}
+			st := f.storeDir()
+			m, err := st.Model(id)
+			if err != nil {
+				return fmt.Errorf("the model package must be in the store (model register puts it there): %w", err)
+			}
+			in, err := loadModelInputs(m, inputs)
+			if err != nil {
+				return err
+			}
+			root, err := st.putInputs(m, in)
+			if err != nil {
+				return err
+			}
+			s, err := e.send(ctx, tx.MsgSubmitJob{ModelID: id, InputsRoot: root, WorkerFee: workerFee})
+			if err != nil {
+				return err
+			}
+			jobID, err := e.findJob(ctx, root)
+			if err != nil {
+				return err
+			}
+			j, err := e.job(ctx, jobID)
+			if err != nil {
+				return err
+			}
+			for wait && j.State != app.OpmlJobFinal && j.State != app.OpmlJobRefunded {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Second):
+				}
+				if j, err = e.job(ctx, jobID); err != nil {
+					return err
+				}
+			}
+			out := map[string]any{"job": jobID, "inputs_root": hex.EncodeToString(root[:]), "tx": s.Hash, "state": j.State}
+			return printOut(cmd, f.json, out, fmt.Sprintf("job %d (%s), inputs root %x, tx %s\n", jobID, j.State, root, s.Hash))
+		}),
+	}
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&modelID, "model", "", "model id (hex)")
+	cmd.Flags().StringSliceVar(&inputs, "input", nil, "input .npy/.json (or name=path), repeatable")
+	cmd.Flags().Uint64Var(&workerFee, "worker-fee", 100, "fee in upv for the worker, on top of the model fee")
+	cmd.Flags().StringVar(&mode, "mode", "optimistic", "verification mode (optimistic)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the job is final or refunded")
+	cmd.MarkFlagRequired("model")
+	cmd.MarkFlagRequired("input")
+	return cmd
+}
+
+// findJob finds the newest job of the sender with the given inputs root.
+func (e *dataEnv) findJob(ctx context.Context, root [32]byte) (uint64, error) {
+	last, err := e.lastJob(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for id := last; id > 0 && id+64 > last; id-- {
+		j, err := e.job(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		if j != nil && j.Requester == e.me && [32]byte(j.InputsRoot) == root {
+			return id, nil
+		}
+	}
+	return 0, errors.New("submitted job not found among the newest 64 jobs")
+}
+
+func newJobShowCmd() *cobra.Command {
+	f := &opmlFlags{}
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a job: state, result commitment, disputes, payouts",
+		Args:  cobra.ExactArgs(1),
+		RunE: opmlRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("job id %q: %w", args[0], err)
+			}
+			j, err := e.job(ctx, id)
+			if err != nil {
+				return err
+			}
+			if j == nil {
+				return fmt.Errorf("no job %d", id)
+			}
+			b, err := json.MarshalIndent(j, "", "  ")
+			if err != nil {
+				return err
+			}
+			if f.json {
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "job %d: %s\n  model %s, requester %s, worker %s\n  escrow %d + %d %s\n", j.ID, j.State, j.ModelID, j.Requester, j.Worker, j.ModelFee, j.WorkerFee, app.Denom)
+			if j.Posted > 0 {
+				fmt.Fprintf(w, "  result at %d: trace root %s\n", j.Posted, j.TraceRoot)
+				for k, r := range j.OutputRoots {
+					fmt.Fprintf(w, "  output %d root %s\n", k, r)
+				}
+			}
+			if j.Game != nil {
+				fmt.Fprintf(w, "  dispute with %s: stage %s, %s to move by %d, %d moves\n", j.Challenger, j.Game.Stage, j.Game.Turn, j.Game.Deadline, j.Game.Moves)
+			}
+			for _, d := range j.Disputes {
+				fmt.Fprintf(w, "  dispute %d-%d with %s: %s won after %d moves: %s\n", d.Started, d.Ended, d.Challenger, d.Winner, d.Moves, d.Reason)
+			}
+			for _, p := range j.Payouts {
+				fmt.Fprintf(w, "  paid %d %s to %s: %s\n", p.Amount, app.Denom, p.To, p.Why)
+			}
+			if j.Burned > 0 {
+				fmt.Fprintf(w, "  burned %d %s\n", j.Burned, app.Denom)
+			}
+			return nil
+		}),
+	}
+	f.add(cmd, false)
+	return cmd
+}
+
+func printOut(cmd *cobra.Command, asJSON bool, v any, text string) error {
+	return emit(cmd.OutOrStdout(), asJSON, v, func(w io.Writer) { fmt.Fprint(w, text) })
+}
