@@ -8,7 +8,9 @@ import (
 )
 
 // foldBatchNorm folds every BatchNormalization whose input is the only use
-// of a Conv output into that Conv. Per output channel c, in float32 with
+// of a Conv or ConvTranspose output into that node. ConvTranspose weights
+// are [C_in, C_out/group, kh, kw], so their output channel is
+// (ci / (C_in/group)) * (C_out/group) + j. Per output channel c, in float32 with
 // each operation rounded (no fused multiply-add, hence the conversions):
 //
 //	s     = gamma[c] / float32(sqrt(float64(var[c] + eps)))
@@ -51,7 +53,7 @@ func (im *importer) foldBatchNorm(outputs []model.ValueInfo) {
 			continue
 		}
 		conv := im.nodes[j]
-		if conv.OpType != "Conv" || len(conv.Inputs) < 2 {
+		if (conv.OpType != "Conv" && conv.OpType != "ConvTranspose") || len(conv.Inputs) < 2 {
 			continue
 		}
 		w := im.consts[conv.Inputs[1]]
@@ -65,10 +67,29 @@ func (im *importer) foldBatchNorm(outputs []model.ValueInfo) {
 		for k := range p {
 			p[k] = im.consts[bn.Inputs[1+k]]
 		}
-		if w == nil || w.DType != tensor.Float32 || len(w.Shape) < 1 || p[0] == nil || p[1] == nil || p[2] == nil || p[3] == nil {
+		if w == nil || w.DType != tensor.Float32 || len(w.Shape) < 2 || p[0] == nil || p[1] == nil || p[2] == nil || p[3] == nil {
 			continue
 		}
+		// chanOf maps a weight element to its output channel.
 		ch := w.Shape[0]
+		per := w.Len() / max(ch, 1)
+		chanOf := func(k int) int { return k / per }
+		if conv.OpType == "ConvTranspose" {
+			group := 1
+			if g, ok := conv.Attrs["group"]; ok {
+				group = int(g.Int)
+			}
+			if group < 1 || w.Shape[0]%group != 0 {
+				continue
+			}
+			inPer, outPer := w.Shape[0]/group, w.Shape[1]
+			ch = outPer * group
+			spatial := w.Len() / max(w.Shape[0]*w.Shape[1], 1)
+			chanOf = func(k int) int {
+				ci, j := k/(outPer*spatial), (k/spatial)%outPer
+				return (ci/inPer)*outPer + j
+			}
+		}
 		okShapes := b == nil || (b.DType == tensor.Float32 && b.Len() == ch)
 		for _, t := range p {
 			okShapes = okShapes && t.DType == tensor.Float32 && t.Len() == ch
@@ -83,12 +104,15 @@ func (im *importer) foldBatchNorm(outputs []model.ValueInfo) {
 		gamma, beta, mean, variance := p[0].F32, p[1].F32, p[2].F32, p[3].F32
 		nw, _ := tensor.New(tensor.Float32, w.Shape)
 		nb, _ := tensor.New(tensor.Float32, []int{ch})
-		per := w.Len() / ch
+		scale := make([]float32, ch)
+		for c := range scale {
+			scale[c] = gamma[c] / float32(math.Sqrt(float64(float32(variance[c]+eps))))
+		}
+		for k, v := range w.F32 {
+			nw.F32[k] = float32(v * scale[chanOf(k)])
+		}
 		for c := 0; c < ch; c++ {
-			s := gamma[c] / float32(math.Sqrt(float64(float32(variance[c]+eps))))
-			for k := c * per; k < (c+1)*per; k++ {
-				nw.F32[k] = float32(w.F32[k] * s)
-			}
+			s := scale[c]
 			bc := float32(0)
 			if b != nil {
 				bc = b.F32[c]

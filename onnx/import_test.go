@@ -356,3 +356,59 @@ func FuzzImport(f *testing.F) {
 		}
 	})
 }
+
+// TestConvTransposeBatchNormFold compares a folded ConvTranspose+BN (group
+// 2, so the channel mapping matters) with the same graph left unfolded
+// (the ConvTranspose output is also a graph output there).
+func TestConvTransposeBatchNormFold(t *testing.T) {
+	requireOps(t, "ConvTranspose", "BatchNormalization")
+	build := func(exposeConv bool) []byte {
+		outs := [][]byte{vinfo("y", tFloat, 1, 6, 6, 6)}
+		if exposeConv {
+			outs = append(outs, vinfo("c", tFloat, 1, 6, 6, 6))
+		}
+		return modelBytes(13, graphSpec{
+			nodes: [][]byte{
+				node("ConvTranspose", "ct", []string{"x", "w", "b"}, []string{"c"}, attrIs("strides", 2, 2), attrI("group", 2)),
+				node("BatchNormalization", "bn", []string{"c", "gamma", "beta", "mean", "var"}, []string{"y"}),
+			},
+			inits: [][]byte{
+				tensorF("w", []int64{4, 3, 2, 2}, seq(48, 0.2, 0.05), true),
+				tensorF("b", []int64{6}, seq(6, 0.1, 0), true),
+				tensorF("gamma", []int64{6}, seq(6, 0.3, 1), true),
+				tensorF("beta", []int64{6}, seq(6, 0.05, 0), true),
+				tensorF("mean", []int64{6}, seq(6, 0.02, 0), true),
+				tensorF("var", []int64{6}, seq(6, 0.01, 0.5), true),
+			},
+			inputs:  [][]byte{vinfo("x", tFloat, 1, 4, 3, 3)},
+			outputs: outs,
+		})
+	}
+	folded, err := Import(build(false), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Import(build(true), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(folded.Nodes) != 1 || len(plain.Nodes) != 2 {
+		t.Fatalf("folded %v, unfolded %v", folded.Summary().Ops, plain.Summary().Ops)
+	}
+	x, _ := tensor.New(tensor.Float32, []int{1, 4, 3, 3})
+	copy(x.F32, seq(36, 0.4, 0.1))
+	in := map[string]*tensor.Tensor{"x": x}
+	a, err := infer.Run(folded, in, infer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := infer.Run(plain, in, infer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range b.Outputs["y"].F32 {
+		if got := a.Outputs["y"].F32[i]; math.Abs(float64(got-v)) > 1e-5*(1+math.Abs(float64(v))) {
+			t.Fatalf("y[%d]: folded %v, unfolded %v", i, got, v)
+		}
+	}
+}
