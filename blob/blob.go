@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/provena/provena/merkle"
 )
@@ -233,9 +234,17 @@ func Build(src io.ReaderAt, size int64, maxSize int64) (*Layout, error) {
 	return &Layout{Manifest: m, tree: t}, nil
 }
 
-// BuildBytes is Build over a byte slice.
+// BuildBytes is Build over a byte slice, hashing chunks on every CPU.
 func BuildBytes(data []byte) (*Layout, error) {
-	return Build(bytes.NewReader(data), int64(len(data)), MaxSize)
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("build blob: %d bytes, limit is %d: %w", len(data), MaxSize, ErrTooLarge)
+	}
+	t, err := merkle.FromData(data, ChunkSize, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return nil, fmt.Errorf("build blob: %w", err)
+	}
+	m := Manifest{Root: t.Root(), Size: int64(len(data)), Chunks: t.Len()}
+	return &Layout{Manifest: m, tree: t}, nil
 }
 
 // Proof opens chunk i.

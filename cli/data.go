@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,7 +32,10 @@ import (
 	"github.com/provena/provena/vault"
 )
 
-func init() { commands = append(commands, newDataCmd) }
+func init() {
+	commands = append(commands, newDataCmd)
+	benchCommands = append(benchCommands, newBenchDataCmd)
+}
 
 // dataFlags are the flags of the data commands on top of ledgerFlags.
 type dataFlags struct {
@@ -217,36 +224,37 @@ func (e *dataEnv) assetKey(ctx context.Context, id tx.DataHash, v uint32) (*age.
 
 // encryptUpload encrypts the file at path under a new asset key, uploads
 // the ciphertext to every blob node, and returns the key and the manifest.
+// The ciphertext is kept in memory (at most blob.MaxSize) so that the only
+// disk write is the store's.
 func (e *dataEnv) encryptUpload(ctx context.Context, path string) (*age.X25519Identity, blob.Manifest, error) {
 	in, err := os.Open(path)
 	if err != nil {
 		return nil, blob.Manifest{}, err
 	}
 	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return nil, blob.Manifest{}, err
+	}
+	// age adds a header of a few hundred bytes and 16 bytes per 64 KiB.
+	if limit := int64(blob.MaxSize) - 1024 - 16*(fi.Size()/(64<<10)+1); fi.Size() > limit {
+		return nil, blob.Manifest{}, fmt.Errorf("%s is %d bytes; encrypted it would exceed the %d-byte blob limit", path, fi.Size(), blob.MaxSize)
+	}
 	key, err := vault.NewAssetKey()
 	if err != nil {
 		return nil, blob.Manifest{}, err
 	}
-	ct, err := os.CreateTemp("", "provena-data-*.age")
-	if err != nil {
-		return nil, blob.Manifest{}, err
-	}
-	defer os.Remove(ct.Name())
-	defer ct.Close()
+	ct := bytes.NewBuffer(make([]byte, 0, fi.Size()+fi.Size()/(64<<10)*16+1024))
 	if err := vault.Encrypt(ct, in, key); err != nil {
 		return nil, blob.Manifest{}, fmt.Errorf("encrypt %s: %w", path, err)
 	}
-	size, err := ct.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return nil, blob.Manifest{}, err
-	}
-	l, err := blob.Build(ct, size, blob.MaxSize)
+	l, err := blob.BuildBytes(ct.Bytes())
 	if err != nil {
 		return nil, blob.Manifest{}, fmt.Errorf("%s encrypted: %w", path, err)
 	}
 	bc := blob.Client{Parallel: 4}
 	for _, n := range e.blobs {
-		if _, err := bc.Upload(ctx, n, l, ct); err != nil {
+		if _, err := bc.Upload(ctx, n, l, bytes.NewReader(ct.Bytes())); err != nil {
 			return nil, blob.Manifest{}, fmt.Errorf("upload to %s (run the command again to resume): %w", n, err)
 		}
 	}
@@ -598,33 +606,35 @@ func newDataGetCmd() *cobra.Command {
 	return cmd
 }
 
-// fetchDecrypt fetches version v's ciphertext into a temporary file beside
-// out, decrypts it to out through another temporary file and a rename, so
-// out never holds partial or unverified plaintext.
+// fetchDecrypt streams version v's verified chunks into the decryptor and
+// the plaintext into a temporary file beside out, renamed to out only when
+// every chunk verified and age authenticated the whole stream, so out never
+// holds partial or unauthenticated plaintext.
 func fetchDecrypt(ctx context.Context, nodes []string, v *app.VersionRecord, key *age.X25519Identity, out string) (int64, error) {
 	m := blob.Manifest{Root: merkle.Hash(v.Root), Size: v.Size, Chunks: blob.NumChunks(v.Size)}
-	dir := filepath.Dir(out)
-	ct, err := os.CreateTemp(dir, ".provena-get-*.age")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(ct.Name())
-	defer ct.Close()
-	bc := blob.Client{Parallel: 4}
-	if err := bc.FetchManifest(ctx, m, nodes, ct); err != nil {
-		return 0, err
-	}
-	if _, err := ct.Seek(0, io.SeekStart); err != nil {
-		return 0, err
-	}
-	pt, err := os.CreateTemp(dir, ".provena-get-*")
+	pt, err := os.CreateTemp(filepath.Dir(out), ".provena-get-*")
 	if err != nil {
 		return 0, err
 	}
 	defer os.Remove(pt.Name())
 	defer pt.Close()
-	if err := vault.Decrypt(pt, ct, key); err != nil {
-		return 0, err
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fetched := make(chan error, 1)
+	go func() {
+		bc := blob.Client{Parallel: 4}
+		err := bc.FetchManifest(ctx, m, nodes, pw)
+		pw.CloseWithError(err)
+		fetched <- err
+	}()
+	derr := vault.Decrypt(pt, pr, key)
+	pr.CloseWithError(errors.New("decryption stopped"))
+	if ferr := <-fetched; ferr != nil {
+		return 0, ferr
+	}
+	if derr != nil {
+		return 0, derr
 	}
 	n, err := pt.Seek(0, io.SeekCurrent)
 	if err != nil {
@@ -755,4 +765,107 @@ func newDataShowCmd() *cobra.Command {
 	f.add(cmd, false)
 	cmd.Flags().Uint64Var(&maxReceipts, "receipts", 20, "how many of the latest receipts to show")
 	return cmd
+}
+
+type benchDataOutput struct {
+	SizeMiB       int     `json:"size_mib"`
+	CpMiBs        float64 `json:"cp_mib_s"`
+	UploadMiBs    float64 `json:"upload_mib_s"`
+	DownloadMiBs  float64 `json:"download_mib_s"`
+	UploadRatio   float64 `json:"upload_vs_cp"`
+	DownloadRatio float64 `json:"download_vs_cp"`
+}
+
+func newBenchDataCmd() *cobra.Command {
+	var (
+		sizeMiB int
+		dir     string
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Encrypted upload and download throughput of a blob store on loopback, against cp of the same file",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sizeMiB <= 0 || int64(sizeMiB)<<20 > blob.MaxSize {
+				return fmt.Errorf("--size-mib must be 1..%d", blob.MaxSize>>20)
+			}
+			work, err := os.MkdirTemp(dir, "provena-bench-data-*")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(work)
+			res, err := benchData(cmd.Context(), work, sizeMiB)
+			if err != nil {
+				return err
+			}
+			return emit(cmd.OutOrStdout(), asJSON, res, func(w io.Writer) {
+				fmt.Fprintf(w, "file            %d MiB (random), all files under %s\n", sizeMiB, work)
+				fmt.Fprintf(w, "cp              %8.1f MiB/s\n", res.CpMiBs)
+				fmt.Fprintf(w, "encrypt+upload  %8.1f MiB/s  (%.0f%% of cp)\n", res.UploadMiBs, 100*res.UploadRatio)
+				fmt.Fprintf(w, "fetch+decrypt   %8.1f MiB/s  (%.0f%% of cp)\n", res.DownloadMiBs, 100*res.DownloadRatio)
+			})
+		},
+	}
+	cmd.Flags().IntVar(&sizeMiB, "size-mib", 256, "file size in MiB")
+	cmd.Flags().StringVar(&dir, "dir", "", "directory on the disk to measure (default: the system temp dir)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print machine-readable JSON")
+	return cmd
+}
+
+// benchData measures, on one disk: cp of a random file; encrypt + chunk +
+// upload to a blob store served over loopback HTTP; fetch with proof checks
+// + decrypt. Each throughput is plaintext bytes over wall time.
+func benchData(ctx context.Context, work string, sizeMiB int) (benchDataOutput, error) {
+	out := benchDataOutput{SizeMiB: sizeMiB}
+	src := filepath.Join(work, "plain.bin")
+	f, err := os.Create(src)
+	if err != nil {
+		return out, err
+	}
+	if _, err := io.CopyN(f, rand.Reader, int64(sizeMiB)<<20); err != nil {
+		f.Close()
+		return out, err
+	}
+	if err := f.Close(); err != nil {
+		return out, err
+	}
+	mib := float64(sizeMiB)
+	t0 := time.Now()
+	if b, err := exec.CommandContext(ctx, "cp", src, filepath.Join(work, "copy.bin")).CombinedOutput(); err != nil {
+		return out, fmt.Errorf("cp: %v: %s", err, b)
+	}
+	out.CpMiBs = mib / time.Since(t0).Seconds()
+	os.Remove(filepath.Join(work, "copy.bin"))
+
+	store, err := blob.Open(filepath.Join(work, "store"))
+	if err != nil {
+		return out, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return out, err
+	}
+	srv := &http.Server{Handler: blob.NewHandler(store)}
+	go srv.Serve(ln)
+	defer srv.Close()
+	node := "http://" + ln.Addr().String()
+	e := &dataEnv{blobs: []string{node}}
+
+	t0 = time.Now()
+	key, m, err := e.encryptUpload(ctx, src)
+	if err != nil {
+		return out, err
+	}
+	out.UploadMiBs = mib / time.Since(t0).Seconds()
+
+	t0 = time.Now()
+	dst := filepath.Join(work, "out.bin")
+	v := &app.VersionRecord{Root: tx.DataHash(m.Root), Size: m.Size}
+	if _, err := fetchDecrypt(ctx, []string{node}, v, key, dst); err != nil {
+		return out, err
+	}
+	out.DownloadMiBs = mib / time.Since(t0).Seconds()
+	out.UploadRatio, out.DownloadRatio = out.UploadMiBs/out.CpMiBs, out.DownloadMiBs/out.CpMiBs
+	return out, nil
 }
