@@ -1,8 +1,8 @@
 package energy
 
 import (
-	"bufio"
 	_ "embed"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -201,21 +201,23 @@ type SolarProfile struct {
 // "Time,E/Cap ratio (kWh/kW),5 MW example (kWh)" with 15-minute rows
 // "DD.MM.YYYY HH:MM". Quarter hours are summed into hours.
 func ParseSolarProfile(r io.Reader) (*SolarProfile, error) {
-	sc := bufio.NewScanner(r)
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = 3 // the kWh column is quoted when it has a thousands comma
 	p := &SolarProfile{Hours: make([]float64, 8760)}
-	line := 0
 	rows := 0
-	for sc.Scan() {
-		line++
+	for line := 1; ; line++ {
+		f, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("solar profile: %w", err)
+		}
 		if line == 1 {
-			if !strings.HasPrefix(sc.Text(), "Time,E/Cap ratio") {
-				return nil, fmt.Errorf("solar profile: unexpected header %q", sc.Text())
+			if !strings.HasPrefix(f[0]+","+f[1], "Time,E/Cap ratio") {
+				return nil, fmt.Errorf("solar profile: unexpected header %q", strings.Join(f, ","))
 			}
 			continue
-		}
-		f := strings.Split(sc.Text(), ",")
-		if len(f) != 3 {
-			return nil, fmt.Errorf("solar profile line %d: %d fields, want 3", line, len(f))
 		}
 		t, err := time.Parse("02.01.2006 15:04", f[0])
 		if err != nil {
@@ -231,9 +233,6 @@ func ParseSolarProfile(r io.Reader) (*SolarProfile, error) {
 		}
 		p.Hours[h] += v
 		rows++
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("solar profile: %w", err)
 	}
 	if rows != 8760*4 {
 		return nil, fmt.Errorf("solar profile: %d rows, want %d quarter hours", rows, 8760*4)

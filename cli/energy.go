@@ -1,0 +1,1265 @@
+package cli
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	"github.com/spf13/cobra"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/provena/provena/app"
+	"github.com/provena/provena/client"
+	"github.com/provena/provena/energy"
+	"github.com/provena/provena/energy/chart"
+	"github.com/provena/provena/node"
+	"github.com/provena/provena/tx"
+)
+
+func init() { commands = append(commands, newEnergyCmd) }
+
+func newEnergyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "energy",
+		Short: "Energy and carbon: production devices, granular certificates, grid intensity, reports",
+	}
+	meter := &cobra.Command{Use: "meter", Short: "Meter keys and signed readings"}
+	meter.AddCommand(newEnergyMeterKeygenCmd(), newEnergyMeterSubmitCmd())
+	device := &cobra.Command{Use: "device", Short: "Production devices"}
+	device.AddCommand(newEnergyDeviceRegisterCmd(), newEnergyDeviceShowCmd())
+	intensity := &cobra.Command{Use: "intensity", Short: "Hourly grid intensity: post (oracles), synthesise, show"}
+	intensity.AddCommand(newEnergyIntensityPostCmd(), newEnergyIntensitySynthCmd(), newEnergyIntensityShowCmd())
+	oracles := &cobra.Command{Use: "oracles", Short: "The accounts allowed to post grid intensity"}
+	oracles.AddCommand(newEnergyOraclesSetCmd())
+	cmd.AddCommand(meter, device, intensity, oracles,
+		newEnergyCertsCmd(), newEnergyOffersCmd(), newEnergyOfferCmd(), newEnergyCancelCmd(), newEnergyBuyCmd(),
+		newEnergyTransferCmd(), newEnergySplitCmd(), newEnergyRetireCmd(), newEnergyReportCmd(), newEnergyEstimateCmd())
+	return cmd
+}
+
+// energyFlags are the flags of the energy commands that talk to a node.
+type energyFlags struct {
+	ledgerFlags
+	rpc     string
+	from    string
+	fee     uint64
+	timeout time.Duration
+}
+
+func (f *energyFlags) add(cmd *cobra.Command, signs bool) {
+	f.addHome(cmd)
+	f.addJSON(cmd)
+	f.addNode(cmd)
+	cmd.Flags().StringVar(&f.rpc, "rpc", "", "CometBFT RPC URL for queries (default: the RPC address in the home's config.toml)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long")
+	f.addKeyring(cmd)
+	if signs {
+		cmd.Flags().StringVar(&f.from, "from", "", "name of the signing key in the keyring")
+		cmd.MarkFlagRequired("from")
+		cmd.Flags().Uint64Var(&f.fee, "fee", 0, "fee in upv (default: the chain's min_fee)")
+	}
+}
+
+// energyEnv is a connected energy command: the API client for sending and
+// the CometBFT RPC client for module queries (the HTTP API has no generic
+// module query route yet).
+type energyEnv struct {
+	f   *energyFlags
+	c   *client.Client
+	rpc *rpchttp.HTTP
+}
+
+func (f *energyFlags) env() (*energyEnv, error) {
+	c, err := f.client()
+	if err != nil {
+		return nil, err
+	}
+	addr := f.rpc
+	if addr == "" {
+		if f.node != "" {
+			return nil, errors.New("with --node, also pass --rpc URL (CometBFT RPC) for energy queries")
+		}
+		cfg, err := node.LoadConfig(f.home)
+		if err != nil {
+			return nil, fmt.Errorf("find the node's RPC address (or pass --rpc URL): %w", err)
+		}
+		addr = cfg.RPC.ListenAddress
+	}
+	addr = strings.Replace(addr, "tcp://", "http://", 1)
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	r, err := rpchttp.New(addr)
+	if err != nil {
+		return nil, fmt.Errorf("rpc client %s: %w", addr, err)
+	}
+	return &energyEnv{f: f, c: c, rpc: r}, nil
+}
+
+// query runs an energy query path and decodes its JSON value into out.
+func (e *energyEnv) query(ctx context.Context, path, data string, out any) error {
+	res, err := e.rpc.ABCIQuery(ctx, path, []byte(data))
+	if err != nil {
+		return fmt.Errorf("query %s %q: %w", path, data, err)
+	}
+	if res.Response.Code != app.CodeOK {
+		return fmt.Errorf("query %s %q: code %d: %s", path, data, res.Response.Code, res.Response.Log)
+	}
+	if err := json.Unmarshal(res.Response.Value, out); err != nil {
+		return fmt.Errorf("query %s: decode: %w", path, err)
+	}
+	return nil
+}
+
+// energyTxOut is what a sent energy transaction prints.
+type energyTxOut struct {
+	From   string      `json:"from"`
+	Type   string      `json:"type"`
+	Hash   string      `json:"hash"`
+	Height int64       `json:"height"`
+	Code   uint32      `json:"code"`
+	Log    string      `json:"log,omitempty"`
+	Events []app.Event `json:"events,omitempty"`
+}
+
+// send signs msg with --from, waits for its block and prints the result
+// with the module's events (new bundle and offer ids).
+func (e *energyEnv) send(ctx context.Context, cmd *cobra.Command, msg tx.Msg) (energyTxOut, error) {
+	kr, err := e.f.keyring(false)
+	if err != nil {
+		return energyTxOut{}, err
+	}
+	priv, err := kr.PrivateKey(e.f.from)
+	if err != nil {
+		return energyTxOut{}, err
+	}
+	return e.sendWith(ctx, cmd, priv, msg)
+}
+
+func (e *energyEnv) sendWith(ctx context.Context, cmd *cobra.Command, priv ed25519.PrivateKey, msg tx.Msg) (energyTxOut, error) {
+	fee := e.f.fee
+	if fee == 0 {
+		p, err := e.c.Params(ctx)
+		if err != nil {
+			return energyTxOut{}, fmt.Errorf("read the minimum fee: %w", err)
+		}
+		fee = p.MinFee
+	}
+	sent, sendErr := e.c.Send(ctx, priv, fee, msg, true)
+	if sendErr != nil && sent.Committed == nil {
+		return energyTxOut{}, fmt.Errorf("%s: %w", tx.MsgName(msg.Type()), sendErr)
+	}
+	out := energyTxOut{From: tx.AddressFromPubKey(priv.Public().(ed25519.PublicKey)).String(), Type: tx.MsgName(msg.Type()), Hash: sent.Hash}
+	if sent.Committed != nil {
+		out.Height, out.Code, out.Log = sent.Committed.Height, sent.Committed.Code, sent.Committed.Log
+		if h, err := hex.DecodeString(sent.Hash); err == nil {
+			if r, err := e.rpc.Tx(ctx, h, false); err == nil {
+				for _, ev := range r.TxResult.Events {
+					if ev.Type == "tx" {
+						continue
+					}
+					ae := app.Event{Type: ev.Type}
+					for _, a := range ev.Attributes {
+						ae.Attrs = append(ae.Attrs, app.Attr{Key: a.Key, Value: a.Value})
+					}
+					out.Events = append(out.Events, ae)
+				}
+			}
+		}
+	}
+	if cmd != nil {
+		if err := emit(cmd.OutOrStdout(), e.f.json, out, func(w io.Writer) {
+			switch {
+			case sent.Committed == nil:
+				fmt.Fprintf(w, "%s: tx %s not committed\n", out.Type, out.Hash)
+			case out.Code == 0:
+				fmt.Fprintf(w, "%s committed in block %d (tx %s)\n", out.Type, out.Height, short(out.Hash))
+			default:
+				fmt.Fprintf(w, "%s FAILED in block %d (code %d %s): %s\n", out.Type, out.Height, out.Code, energyCodeName(out.Code), out.Log)
+			}
+			for _, ev := range out.Events {
+				var kv []string
+				for _, a := range ev.Attrs {
+					kv = append(kv, a.Key+"="+a.Value)
+				}
+				fmt.Fprintf(w, "  %s %s\n", ev.Type, strings.Join(kv, " "))
+			}
+		}); err != nil {
+			return out, err
+		}
+	}
+	return out, sendErr
+}
+
+func energyCodeName(c uint32) string {
+	if n := app.EnergyCodeName(c); n != "" {
+		return n
+	}
+	return app.CodeName(c)
+}
+
+// energyRun wraps a command body with its timeout and a connected env.
+func energyRun(f *energyFlags, run func(ctx context.Context, e *energyEnv, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		e, err := f.env()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+		defer cancel()
+		return run(ctx, e, cmd, args)
+	}
+}
+
+// --- meter ---
+
+func newEnergyMeterKeygenCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Create a meter key: writes FILE (ed25519 seed, hex, mode 0600) and FILE's .pub (public key, hex)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pub, priv, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(out); err == nil {
+				return fmt.Errorf("%s exists; refusing to overwrite a meter key", out)
+			}
+			if err := os.WriteFile(out, []byte(hex.EncodeToString(priv.Seed())+"\n"), 0o600); err != nil {
+				return err
+			}
+			pubPath := energyPubPath(out)
+			if err := os.WriteFile(pubPath, []byte(hex.EncodeToString(pub)+"\n"), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "meter key %s, public key %s\ndevice id once registered: %s\n", out, pubPath, energy.DeviceIDFromMeterKey(pub))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "meter.key", "private key file")
+	return cmd
+}
+
+func energyPubPath(keyPath string) string {
+	return strings.TrimSuffix(keyPath, ".key") + ".pub"
+}
+
+func energyReadHexFile(path string, n int) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(v) != n {
+		return nil, fmt.Errorf("%s: want %d bytes of hex", path, n)
+	}
+	return v, nil
+}
+
+func energyReadMeterKey(path string) (ed25519.PrivateKey, error) {
+	seed, err := energyReadHexFile(path, ed25519.SeedSize)
+	if err != nil {
+		return nil, fmt.Errorf("read meter key: %w", err)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// energyCSVRow is one row of readings.csv: start,end,wh.
+type energyCSVRow struct {
+	Start, End time.Time
+	Wh         uint64
+}
+
+// parseEnergyReadingsCSV reads "start,end,wh" rows (RFC 3339 UTC times, Wh
+// produced in the interval); a first row that does not parse as times is a
+// header, "#" lines are comments.
+func parseEnergyReadingsCSV(r io.Reader) ([]energyCSVRow, error) {
+	cr := csv.NewReader(r)
+	cr.Comment = '#'
+	cr.FieldsPerRecord = 3
+	cr.TrimLeadingSpace = true
+	var rows []energyCSVRow
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("readings csv: %w", err)
+		}
+		s, err1 := time.Parse(time.RFC3339, rec[0])
+		e, err2 := time.Parse(time.RFC3339, rec[1])
+		if line == 1 && (err1 != nil || err2 != nil) && rec[2] == "wh" {
+			continue
+		}
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("readings csv line %d: times must be RFC 3339 (2026-06-01T12:00:00Z): %v", line, errors.Join(err1, err2))
+		}
+		wh, err := strconv.ParseUint(rec[2], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("readings csv line %d: wh %q must be a whole number", line, rec[2])
+		}
+		rows = append(rows, energyCSVRow{Start: s.UTC(), End: e.UTC(), Wh: wh})
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("readings csv: no rows")
+	}
+	return rows, nil
+}
+
+func newEnergyMeterSubmitCmd() *cobra.Command {
+	var (
+		f        energyFlags
+		device   string
+		readings string
+		meterKey string
+	)
+	cmd := &cobra.Command{
+		Use:   "submit",
+		Short: "Sign readings.csv (start,end,wh) with the meter key and submit them; each completed device-hour becomes a certificate bundle",
+		Args:  cobra.NoArgs,
+	}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, _ []string) error {
+		meter, err := energyReadMeterKey(meterKey)
+		if err != nil {
+			return err
+		}
+		id, err := energy.ParseDeviceID(device)
+		if err != nil {
+			return err
+		}
+		if want := energy.DeviceIDFromMeterKey(meter.Public().(ed25519.PublicKey)); want != id {
+			return fmt.Errorf("meter key %s belongs to device %s, not %s", meterKey, want, id)
+		}
+		fh, err := os.Open(readings)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		rows, err := parseEnergyReadingsCSV(fh)
+		if err != nil {
+			return err
+		}
+		var d *app.EnergyDevice
+		if err := e.query(ctx, app.QueryEnergyDevice, id.String(), &d); err != nil {
+			return err
+		}
+		if d == nil {
+			return fmt.Errorf("device %s is not registered (provena energy device register)", id)
+		}
+		st, err := e.c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		msgs, skipped, err := energyReadingMsgs(meter, st.ChainID, id, d, rows)
+		if err != nil {
+			return err
+		}
+		if skipped > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "skipping %d rows that end before the device's last reading (%s)\n", skipped, time.Unix(d.LastEnd, 0).UTC().Format(time.RFC3339))
+		}
+		for _, m := range msgs {
+			if _, err := e.send(ctx, cmd, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&device, "device", "", "device id")
+	cmd.Flags().StringVar(&readings, "readings", "", "CSV of start,end,wh rows (RFC 3339 UTC)")
+	cmd.Flags().StringVar(&meterKey, "meter-key", "meter.key", "the meter's private key file")
+	cmd.MarkFlagRequired("device")
+	cmd.MarkFlagRequired("readings")
+	return cmd
+}
+
+// energyReadingMsgs signs rows as readings continuing d's cumulative
+// register, in messages of at most tx.MaxEnergyReadings readings. Rows that
+// end at or before the device's last reading are skipped (a resumed upload).
+func energyReadingMsgs(meter ed25519.PrivateKey, chainID string, id energy.DeviceID, d *app.EnergyDevice, rows []energyCSVRow) ([]tx.MsgEnergySubmitReadings, int, error) {
+	cum := d.CumulativeWh
+	var msgs []tx.MsgEnergySubmitReadings
+	skipped := 0
+	for _, row := range rows {
+		if row.End.Unix() <= d.LastEnd {
+			skipped++
+			continue
+		}
+		if cum+row.Wh < cum {
+			return nil, 0, errors.New("cumulative register overflows")
+		}
+		cum += row.Wh
+		r := energy.Reading{Device: id, Start: row.Start.Unix(), End: row.End.Unix(), Wh: row.Wh, CumulativeWh: cum}
+		sig, err := energy.SignReading(meter, chainID, r)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(msgs) == 0 || len(msgs[len(msgs)-1].Readings) == tx.MaxEnergyReadings {
+			msgs = append(msgs, tx.MsgEnergySubmitReadings{Device: id})
+		}
+		m := &msgs[len(msgs)-1]
+		m.Readings = append(m.Readings, tx.EnergySignedReading{Start: r.Start, End: r.End, Wh: r.Wh, CumulativeWh: r.CumulativeWh, Signature: sig})
+	}
+	return msgs, skipped, nil
+}
+
+// --- devices ---
+
+func newEnergyDeviceRegisterCmd() *cobra.Command {
+	var (
+		f         energyFlags
+		tech      string
+		capacityW uint64
+		zone      string
+		meterPub  string
+	)
+	cmd := &cobra.Command{Use: "register", Short: "Register a production device owned by --from", Args: cobra.NoArgs}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, _ []string) error {
+		pub, err := energyReadHexFile(meterPub, ed25519.PublicKeySize)
+		if err != nil {
+			return fmt.Errorf("read meter public key: %w", err)
+		}
+		msg := tx.MsgEnergyRegisterDevice{Tech: tech, CapacityW: capacityW, Zone: zone, MeterPubKey: pub}
+		if err := msg.ValidateBasic(); err != nil {
+			return err
+		}
+		_, err = e.send(ctx, cmd, msg)
+		return err
+	})
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&tech, "tech", "solar", "technology: "+strings.Join(tx.EnergyTechnologies, ", "))
+	cmd.Flags().Uint64Var(&capacityW, "capacity-w", 0, "peak capacity in W")
+	cmd.Flags().StringVar(&zone, "zone", "", "grid zone (Electricity Maps key, e.g. DE)")
+	cmd.Flags().StringVar(&meterPub, "meter-pubkey", "meter.pub", "the meter's public key file (from meter keygen)")
+	cmd.MarkFlagRequired("capacity-w")
+	cmd.MarkFlagRequired("zone")
+	return cmd
+}
+
+func newEnergyDeviceShowCmd() *cobra.Command {
+	var f energyFlags
+	cmd := &cobra.Command{Use: "show <device id | owner>", Short: "Show a device, or the devices of an owner", Args: cobra.ExactArgs(1)}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, args []string) error {
+		var ids []string
+		if _, err := energy.ParseDeviceID(args[0]); err == nil {
+			ids = []string{args[0]}
+		} else {
+			addr, err := f.resolveAddress(args[0])
+			if err != nil {
+				return err
+			}
+			if err := e.query(ctx, app.QueryEnergyDevices, addr.String(), &ids); err != nil {
+				return err
+			}
+		}
+		var devs []app.EnergyDevice
+		for _, id := range ids {
+			var d *app.EnergyDevice
+			if err := e.query(ctx, app.QueryEnergyDevice, id, &d); err != nil {
+				return err
+			}
+			if d == nil {
+				return fmt.Errorf("no device %s", id)
+			}
+			devs = append(devs, *d)
+		}
+		return emit(cmd.OutOrStdout(), f.json, devs, func(w io.Writer) {
+			for _, d := range devs {
+				fmt.Fprintf(w, "device %s  owner %s  %s %d W in %s  issued %d Wh  register %d Wh  last reading ends %s\n",
+					d.ID, d.Owner, d.Tech, d.CapacityW, d.Zone, d.IssuedWh, d.CumulativeWh, time.Unix(d.LastEnd, 0).UTC().Format(time.RFC3339))
+			}
+		})
+	})
+	f.add(cmd, false)
+	return cmd
+}
+
+// --- certificates ---
+
+// parseEnergyHour accepts 2026-06-01T12, 2026-06-01T12:00:00Z or unix seconds.
+func parseEnergyHour(s string) (int64, error) {
+	for _, layout := range []string{"2006-01-02T15", "2006-01-02T15:04", time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			if t.Unix()%3600 != 0 {
+				return 0, fmt.Errorf("hour %q is not at the start of an hour", s)
+			}
+			return t.Unix(), nil
+		}
+	}
+	if v, err := strconv.ParseInt(s, 10, 64); err == nil && v%3600 == 0 {
+		return v, nil
+	}
+	return 0, fmt.Errorf("hour %q: use 2026-06-01T12 (UTC)", s)
+}
+
+func energyHourText(h int64) string { return time.Unix(h, 0).UTC().Format("2006-01-02T15") }
+
+func (e *energyEnv) certs(ctx context.Context, owner tx.Address) ([]app.EnergyCert, error) {
+	var ids []uint64
+	if err := e.query(ctx, app.QueryEnergyCerts, owner.String(), &ids); err != nil {
+		return nil, err
+	}
+	out := make([]app.EnergyCert, 0, len(ids))
+	for _, id := range ids {
+		c, err := e.cert(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (e *energyEnv) cert(ctx context.Context, id uint64) (app.EnergyCert, error) {
+	var c *app.EnergyCert
+	if err := e.query(ctx, app.QueryEnergyCert, strconv.FormatUint(id, 10), &c); err != nil {
+		return app.EnergyCert{}, err
+	}
+	if c == nil {
+		return app.EnergyCert{}, fmt.Errorf("no certificate bundle %d", id)
+	}
+	return *c, nil
+}
+
+func printEnergyCerts(w io.Writer, cs []app.EnergyCert) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BUNDLE\tDEVICE\tTECH\tZONE\tHOUR (UTC)\tWH\tSTATUS\tOWNER")
+	for _, c := range cs {
+		st := c.Status
+		if c.Offer != 0 {
+			st += fmt.Sprintf(" (offer %d)", c.Offer)
+		}
+		if c.Claim != "" {
+			st += " for " + c.Claim
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, short(c.Device), c.Tech, c.Zone, energyHourText(c.Hour), c.Wh, st, c.Owner)
+	}
+	tw.Flush()
+}
+
+func newEnergyCertsCmd() *cobra.Command {
+	var (
+		f     energyFlags
+		owner string
+		hour  string
+	)
+	cmd := &cobra.Command{Use: "certs", Short: "List the active and offered certificate bundles of an owner", Args: cobra.NoArgs}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, _ []string) error {
+		if owner == "" {
+			return errors.New("--owner ADDR (or a key name) is required")
+		}
+		addr, err := f.resolveAddress(owner)
+		if err != nil {
+			return err
+		}
+		cs, err := e.certs(ctx, addr)
+		if err != nil {
+			return err
+		}
+		if hour != "" {
+			h, err := parseEnergyHour(hour)
+			if err != nil {
+				return err
+			}
+			keep := cs[:0]
+			for _, c := range cs {
+				if c.Hour == h {
+					keep = append(keep, c)
+				}
+			}
+			cs = keep
+		}
+		return emit(cmd.OutOrStdout(), f.json, cs, func(w io.Writer) { printEnergyCerts(w, cs) })
+	})
+	f.add(cmd, false)
+	cmd.Flags().StringVar(&owner, "owner", "", "owner address or key name")
+	cmd.Flags().StringVar(&hour, "hour", "", "only bundles of this UTC hour, e.g. 2026-06-01T12")
+	return cmd
+}
+
+func newEnergyOffersCmd() *cobra.Command {
+	var f energyFlags
+	cmd := &cobra.Command{Use: "offers", Short: "List open offers", Args: cobra.NoArgs}
+	type row struct {
+		Offer app.EnergyOffer `json:"offer"`
+		Cert  app.EnergyCert  `json:"cert"`
+	}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, _ []string) error {
+		var ids []uint64
+		if err := e.query(ctx, app.QueryEnergyOffers, "", &ids); err != nil {
+			return err
+		}
+		var rows []row
+		for _, id := range ids {
+			var o *app.EnergyOffer
+			if err := e.query(ctx, app.QueryEnergyOffer, strconv.FormatUint(id, 10), &o); err != nil {
+				return err
+			}
+			if o == nil {
+				continue
+			}
+			c, err := e.cert(ctx, o.Cert)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row{*o, c})
+		}
+		return emit(cmd.OutOrStdout(), f.json, rows, func(w io.Writer) {
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "OFFER\tBUNDLE\tTECH\tZONE\tHOUR (UTC)\tWH\tUPV/WH\tSELLER")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%d\t%d\t%s\n", r.Offer.ID, r.Cert.ID, r.Cert.Tech, r.Cert.Zone, energyHourText(r.Cert.Hour), r.Cert.Wh, r.Offer.PricePerWh, r.Offer.Seller)
+			}
+			tw.Flush()
+		})
+	})
+	f.add(cmd, false)
+	return cmd
+}
+
+func energyIDArg(s, what string) (uint64, error) {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q must be a number", what, s)
+	}
+	return v, nil
+}
+
+// energyMsgCmd builds a signing command whose only argument is an id.
+func energyMsgCmd(use, short string, extra func(cmd *cobra.Command), build func(id uint64, f *energyFlags) (tx.Msg, error)) *cobra.Command {
+	var f energyFlags
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1)}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, args []string) error {
+		id, err := energyIDArg(args[0], strings.Fields(use)[1])
+		if err != nil {
+			return err
+		}
+		msg, err := build(id, &f)
+		if err != nil {
+			return err
+		}
+		if err := msg.ValidateBasic(); err != nil {
+			return err
+		}
+		_, err = e.send(ctx, cmd, msg)
+		return err
+	})
+	f.add(cmd, true)
+	extra(cmd)
+	return cmd
+}
+
+func newEnergyOfferCmd() *cobra.Command {
+	var wh, price uint64
+	return energyMsgCmd("offer <cert>", "Offer Wh of a bundle for sale at --price upv per Wh (the Wh are escrowed)", func(cmd *cobra.Command) {
+		cmd.Flags().Uint64Var(&wh, "wh", 0, "Wh to offer (default: the whole bundle)")
+		cmd.Flags().Uint64Var(&price, "price", 0, "price in upv per Wh")
+		cmd.MarkFlagRequired("price")
+	}, func(id uint64, _ *energyFlags) (tx.Msg, error) {
+		return tx.MsgEnergyOffer{Cert: id, Wh: wh, PricePerWh: price}, nil
+	})
+}
+
+func newEnergyCancelCmd() *cobra.Command {
+	return energyMsgCmd("cancel <offer>", "Cancel your open offer; the bundle returns to you", func(*cobra.Command) {},
+		func(id uint64, _ *energyFlags) (tx.Msg, error) { return tx.MsgEnergyCancelOffer{Offer: id}, nil })
+}
+
+func newEnergyBuyCmd() *cobra.Command {
+	var wh, maxPrice uint64
+	return energyMsgCmd("buy <offer>", "Buy an offer (or --wh of it), paying the seller atomically", func(cmd *cobra.Command) {
+		cmd.Flags().Uint64Var(&wh, "wh", 0, "Wh to buy (default: all of the offer)")
+		cmd.Flags().Uint64Var(&maxPrice, "max-price", 0, "refuse to pay more than this many upv per Wh (0: no limit)")
+	}, func(id uint64, _ *energyFlags) (tx.Msg, error) {
+		return tx.MsgEnergyBuy{Offer: id, Wh: wh, MaxPricePerWh: maxPrice}, nil
+	})
+}
+
+func newEnergyTransferCmd() *cobra.Command {
+	var (
+		wh uint64
+		to string
+	)
+	return energyMsgCmd("transfer <cert>", "Give a bundle (or --wh of it) to another account", func(cmd *cobra.Command) {
+		cmd.Flags().Uint64Var(&wh, "wh", 0, "Wh to transfer (default: the whole bundle)")
+		cmd.Flags().StringVar(&to, "to", "", "recipient address or key name")
+		cmd.MarkFlagRequired("to")
+	}, func(id uint64, f *energyFlags) (tx.Msg, error) {
+		a, err := f.resolveAddress(to)
+		if err != nil {
+			return nil, err
+		}
+		return tx.MsgEnergyTransfer{Cert: id, Wh: wh, To: a}, nil
+	})
+}
+
+func newEnergySplitCmd() *cobra.Command {
+	var wh uint64
+	return energyMsgCmd("split <cert>", "Split --wh off a bundle into a new bundle", func(cmd *cobra.Command) {
+		cmd.Flags().Uint64Var(&wh, "wh", 0, "Wh of the new bundle")
+		cmd.MarkFlagRequired("wh")
+	}, func(id uint64, _ *energyFlags) (tx.Msg, error) { return tx.MsgEnergySplit{Cert: id, Wh: wh}, nil })
+}
+
+func newEnergyRetireCmd() *cobra.Command {
+	var (
+		wh, consumption uint64
+		claim, job      string
+		zone, hour      string
+	)
+	return energyMsgCmd("retire <cert>", "Retire --wh of a bundle against a consumption claim (a job or any reference) of --consumption-wh in --zone at --hour",
+		func(cmd *cobra.Command) {
+			cmd.Flags().Uint64Var(&wh, "wh", 0, "Wh to retire")
+			cmd.Flags().StringVar(&job, "job", "", "the job the energy was used by (claim reference job:<id>)")
+			cmd.Flags().StringVar(&claim, "claim", "", "any other consumption claim reference")
+			cmd.Flags().StringVar(&zone, "zone", "", "zone where the energy was consumed")
+			cmd.Flags().StringVar(&hour, "hour", "", "UTC hour of the consumption, e.g. 2026-06-01T12")
+			cmd.Flags().Uint64Var(&consumption, "consumption-wh", 0, "Wh consumed by the claim (retirements never exceed it)")
+			cmd.MarkFlagRequired("wh")
+			cmd.MarkFlagRequired("zone")
+			cmd.MarkFlagRequired("hour")
+			cmd.MarkFlagRequired("consumption-wh")
+		},
+		func(id uint64, _ *energyFlags) (tx.Msg, error) {
+			ref := claim
+			switch {
+			case job != "" && claim != "":
+				return nil, errors.New("pass --job or --claim, not both")
+			case job != "":
+				ref = "job:" + job
+			case claim == "":
+				return nil, errors.New("pass --job <id> or --claim <reference>")
+			}
+			h, err := parseEnergyHour(hour)
+			if err != nil {
+				return nil, err
+			}
+			return tx.MsgEnergyRetire{Cert: id, Wh: wh, Claim: ref, Zone: zone, Hour: h, ConsumptionWh: consumption}, nil
+		})
+}
+
+// --- oracles and intensity ---
+
+func newEnergyOraclesSetCmd() *cobra.Command {
+	var (
+		f       energyFlags
+		oracles []string
+	)
+	cmd := &cobra.Command{
+		Use:   "set",
+		Short: "Set the intensity oracles, signed with the DEVELOPMENT authority key (public seed: for local and test chains only); --from pays the fee",
+		Args:  cobra.NoArgs,
+	}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, _ []string) error {
+		var p app.EnergyParams
+		if err := e.query(ctx, app.QueryEnergyParams, "", &p); err != nil {
+			return err
+		}
+		m := tx.MsgEnergySetOracles{Version: p.Version + 1}
+		for _, o := range oracles {
+			a, err := f.resolveAddress(o)
+			if err != nil {
+				return err
+			}
+			m.Oracles = append(m.Oracles, a)
+		}
+		auth := energy.DevAuthorityKey()
+		m.AuthorityPubKey = auth.Public().(ed25519.PublicKey)
+		m.AuthoritySig = ed25519.Sign(auth, m.SignBytes())
+		_, err := e.send(ctx, cmd, m)
+		return err
+	})
+	f.add(cmd, true)
+	cmd.Flags().StringSliceVar(&oracles, "oracle", nil, "oracle address or key name (repeat)")
+	cmd.MarkFlagRequired("oracle")
+	return cmd
+}
+
+// energySeries is a parsed grid.csv.
+type energySeries struct {
+	Zone      string
+	Synthetic bool
+	Label     string
+	Hours     []energy.HourValue
+}
+
+// parseEnergySeriesCSV reads "hour,gco2_per_kwh" rows (RFC 3339 hour
+// starts, grams CO2e per kWh, decimals allowed). A "# synthetic: …" comment
+// line marks the whole series synthetic.
+func parseEnergySeriesCSV(r io.Reader) (energySeries, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return energySeries{}, err
+	}
+	var s energySeries
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			c := strings.TrimSpace(strings.TrimPrefix(line, "#"))
+			if strings.HasPrefix(c, "synthetic") {
+				s.Synthetic, s.Label = true, c
+			}
+			continue
+		}
+		f := strings.Split(line, ",")
+		if len(f) != 2 {
+			return s, fmt.Errorf("series csv line %d: want hour,gco2_per_kwh", i+1)
+		}
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(f[0]))
+		if err != nil {
+			if len(s.Hours) == 0 && strings.TrimSpace(f[0]) == "hour" {
+				continue
+			}
+			return s, fmt.Errorf("series csv line %d: %w", i+1, err)
+		}
+		g, err := strconv.ParseFloat(strings.TrimSpace(f[1]), 64)
+		if err != nil || g < 0 || g > 5000 || math.IsNaN(g) {
+			return s, fmt.Errorf("series csv line %d: intensity %q must be 0..5000 g/kWh", i+1, f[1])
+		}
+		h := t.Unix()
+		if h%3600 != 0 {
+			return s, fmt.Errorf("series csv line %d: %s is not the start of an hour", i+1, f[0])
+		}
+		if n := len(s.Hours); n > 0 && h != s.Hours[n-1].Hour+3600 {
+			return s, fmt.Errorf("series csv line %d: hours must be consecutive", i+1)
+		}
+		s.Hours = append(s.Hours, energy.HourValue{Hour: h, MgPerKWh: uint64(math.Round(g * 1000))})
+	}
+	if len(s.Hours) == 0 {
+		return s, errors.New("series csv: no rows")
+	}
+	return s, nil
+}
+
+func writeEnergySeriesCSV(w io.Writer, s energy.Series) error {
+	if _, err := fmt.Fprintf(w, "# %s\n# zone %s; intensity data: %s\nhour,gco2_per_kwh\n", s.Label, s.Zone, energy.DataAttribution()); err != nil {
+		return err
+	}
+	for _, h := range s.Hours {
+		if _, err := fmt.Fprintf(w, "%s,%s\n", time.Unix(h.Hour, 0).UTC().Format(time.RFC3339), strconv.FormatFloat(float64(h.MgPerKWh)/1000, 'f', 3, 64)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func energyPostMsgs(zone string, s energySeries) []tx.MsgEnergyPostIntensity {
+	var out []tx.MsgEnergyPostIntensity
+	for i := 0; i < len(s.Hours); i += tx.MaxEnergyIntensityHours {
+		end := min(i+tx.MaxEnergyIntensityHours, len(s.Hours))
+		m := tx.MsgEnergyPostIntensity{Zone: zone, StartHour: s.Hours[i].Hour, Synthetic: s.Synthetic}
+		for _, h := range s.Hours[i:end] {
+			m.MgPerKWh = append(m.MgPerKWh, uint32(h.MgPerKWh))
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func newEnergyIntensityPostCmd() *cobra.Command {
+	var (
+		f         energyFlags
+		zone      string
+		series    string
+		synthetic bool
+	)
+	cmd := &cobra.Command{Use: "post", Short: "Post an hourly intensity series (hour,gco2_per_kwh) as a registered oracle", Args: cobra.NoArgs}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, _ []string) error {
+		fh, err := os.Open(series)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		s, err := parseEnergySeriesCSV(fh)
+		if err != nil {
+			return err
+		}
+		s.Synthetic = s.Synthetic || synthetic
+		for _, m := range energyPostMsgs(zone, s) {
+			if _, err := e.send(ctx, cmd, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&zone, "zone", "", "grid zone")
+	cmd.Flags().StringVar(&series, "series", "", "CSV of hour,gco2_per_kwh")
+	cmd.Flags().BoolVar(&synthetic, "synthetic", false, "mark the values synthetic (a '# synthetic' line in the file does too)")
+	cmd.MarkFlagRequired("zone")
+	cmd.MarkFlagRequired("series")
+	return cmd
+}
+
+func newEnergyIntensitySynthCmd() *cobra.Command {
+	var (
+		zone, day, solar, out string
+		year                  int
+	)
+	cmd := &cobra.Command{
+		Use:   "synth",
+		Short: "Write a SYNTHETIC hourly series for a day: the zone's real annual mean shaped by a solar profile (see docs/energy.md)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := time.Parse("2006-01-02", day)
+			if err != nil {
+				return fmt.Errorf("--day: %w", err)
+			}
+			var prof *energy.SolarProfile
+			if solar != "" {
+				fh, err := os.Open(solar)
+				if err != nil {
+					return err
+				}
+				defer fh.Close()
+				if prof, err = energy.ParseSolarProfile(fh); err != nil {
+					return err
+				}
+			}
+			s, err := energy.SyntheticHourly(zone, year, d, prof)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if out != "" && out != "-" {
+				fh, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				defer fh.Close()
+				w = fh
+			}
+			return writeEnergySeriesCSV(w, s)
+		},
+	}
+	cmd.Flags().StringVar(&zone, "zone", "DE", "grid zone")
+	cmd.Flags().IntVar(&year, "year", 2024, "year of the annual mean (2021..2025)")
+	cmd.Flags().StringVar(&day, "day", time.Now().UTC().Format("2006-01-02"), "UTC day")
+	cmd.Flags().StringVar(&solar, "solar", "", "@energyweb/solar-simulator data.csv (scripts/fixtures-energy.sh); default: a clear-sky half-sine")
+	cmd.Flags().StringVarP(&out, "out", "o", "-", "output file")
+	return cmd
+}
+
+func newEnergyIntensityShowCmd() *cobra.Command {
+	var (
+		f         energyFlags
+		zone, day string
+	)
+	cmd := &cobra.Command{Use: "show", Short: "Show the posted hourly intensity of a zone for a UTC day", Args: cobra.NoArgs}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, _ []string) error {
+		d, err := time.Parse("2006-01-02", day)
+		if err != nil {
+			return fmt.Errorf("--day: %w", err)
+		}
+		hs, err := e.intensityDay(ctx, zone, d)
+		if err != nil {
+			return err
+		}
+		return emit(cmd.OutOrStdout(), f.json, hs, func(w io.Writer) {
+			for _, h := range hs {
+				tag := ""
+				if h.Synthetic {
+					tag = "  SYNTHETIC"
+				}
+				fmt.Fprintf(w, "%s  %8.1f gCO2e/kWh  oracle %s%s\n", energyHourText(h.Hour), float64(h.MgPerKWh)/1000, h.Oracle, tag)
+			}
+			if len(hs) == 0 {
+				fmt.Fprintln(w, "no intensity posted for that day")
+			}
+		})
+	})
+	f.add(cmd, false)
+	cmd.Flags().StringVar(&zone, "zone", "DE", "grid zone")
+	cmd.Flags().StringVar(&day, "day", time.Now().UTC().Format("2006-01-02"), "UTC day")
+	return cmd
+}
+
+func (e *energyEnv) intensityDay(ctx context.Context, zone string, day time.Time) ([]app.EnergyIntensity, error) {
+	var out []app.EnergyIntensity
+	for h := range 24 {
+		var iv *app.EnergyIntensity
+		if err := e.query(ctx, app.QueryEnergyIntensity, fmt.Sprintf("%s@%d", zone, day.Unix()+int64(h)*3600), &iv); err != nil {
+			return nil, err
+		}
+		if iv != nil {
+			out = append(out, *iv)
+		}
+	}
+	return out, nil
+}
+
+// --- report ---
+
+// energyReport is an account's day: production of its devices,
+// consumption claims and the certificates retired for them.
+type energyReport struct {
+	Account       string                `json:"account"`
+	Day           string                `json:"day"`
+	Hours         []energyReportHour    `json:"hours"`
+	ProductionWh  uint64                `json:"production_wh"`
+	ConsumptionWh uint64                `json:"consumption_wh"`
+	Matched247Wh  uint64                `json:"matched_247_wh"`
+	Share247      float64               `json:"matched_247_share"`
+	Annual        energy.Matching       `json:"annual_matching"`
+	Intensity     []app.EnergyIntensity `json:"intensity,omitempty"`
+	Synthetic     bool                  `json:"intensity_synthetic"`
+}
+
+type energyReportHour struct {
+	Hour          int64  `json:"hour"`
+	ProductionWh  uint64 `json:"production_wh"`
+	ConsumptionWh uint64 `json:"consumption_wh"`
+	Matched247Wh  uint64 `json:"matched_247_wh"`
+	RetiredWh     uint64 `json:"retired_wh"`
+}
+
+func (e *energyEnv) report(ctx context.Context, addr tx.Address, day time.Time, zone string) (energyReport, error) {
+	r := energyReport{Account: addr.String(), Day: day.Format("2006-01-02")}
+	for h := range 24 {
+		r.Hours = append(r.Hours, energyReportHour{Hour: day.Unix() + int64(h)*3600})
+	}
+	in := func(hour int64) (int, bool) {
+		i := int((hour - day.Unix()) / 3600)
+		return i, hour >= day.Unix() && i < 24
+	}
+	var devs []string
+	if err := e.query(ctx, app.QueryEnergyDevices, addr.String(), &devs); err != nil {
+		return r, err
+	}
+	for _, d := range devs {
+		for i := range r.Hours {
+			var dh *app.EnergyDeviceHour
+			if err := e.query(ctx, app.QueryEnergyDeviceHr, fmt.Sprintf("%s@%d", d, r.Hours[i].Hour), &dh); err != nil {
+				return r, err
+			}
+			if dh != nil {
+				r.Hours[i].ProductionWh += dh.Wh
+				r.ProductionWh += dh.Wh
+			}
+		}
+	}
+	var refs []string
+	if err := e.query(ctx, app.QueryEnergyClaims, addr.String(), &refs); err != nil {
+		return r, err
+	}
+	var cons, sup []energy.Slot
+	for _, ref := range refs {
+		var cl *app.EnergyClaim
+		if err := e.query(ctx, app.QueryEnergyClaim, addr.String()+"/"+ref, &cl); err != nil {
+			return r, err
+		}
+		if cl == nil {
+			continue
+		}
+		if time.Unix(cl.Hour, 0).UTC().Year() != day.Year() {
+			continue
+		}
+		cons = append(cons, energy.Slot{Zone: cl.Zone, Hour: cl.Hour, Wh: cl.ConsumptionWh})
+		for _, rt := range cl.Retirements {
+			sup = append(sup, energy.Slot{Zone: rt.Zone, Hour: rt.Hour, Wh: rt.Wh})
+		}
+		if i, ok := in(cl.Hour); ok {
+			r.Hours[i].ConsumptionWh += cl.ConsumptionWh
+			r.Hours[i].Matched247Wh += cl.Matched247Wh
+			r.Hours[i].RetiredWh += cl.RetiredWh
+			r.ConsumptionWh += cl.ConsumptionWh
+			r.Matched247Wh += cl.Matched247Wh
+		}
+	}
+	// Annual: the year's claims against the certificates retired for them,
+	// per zone and year; never called 24/7.
+	r.Annual = energy.Match(cons, sup)
+	r.Annual.Hours = nil
+	if r.ConsumptionWh > 0 {
+		r.Share247 = float64(r.Matched247Wh) / float64(r.ConsumptionWh)
+	}
+	if zone != "" {
+		iv, err := e.intensityDay(ctx, zone, day)
+		if err != nil {
+			return r, err
+		}
+		r.Intensity = iv
+		for _, h := range iv {
+			r.Synthetic = r.Synthetic || h.Synthetic
+		}
+	}
+	return r, nil
+}
+
+func (r energyReport) chart() chart.Report {
+	c := chart.Report{
+		Title: fmt.Sprintf("Provena energy: %s on %s (UTC)", short(r.Account), r.Day),
+		Notes: []string{fmt.Sprintf("production %d Wh, consumption %d Wh; 24/7 matched %.1f%% (same zone and hour); annual matching %.1f%% (reported separately)",
+			r.ProductionWh, r.ConsumptionWh, 100*r.Share247, 100*r.Annual.ShareAnnual())},
+	}
+	if r.Synthetic {
+		c.Notes = append(c.Notes, "grid intensity posted for this day is SYNTHETIC (a model, not data)")
+	}
+	for _, h := range r.Hours {
+		c.Hours = append(c.Hours, chart.Hour{Start: time.Unix(h.Hour, 0), ProductionWh: h.ProductionWh, ConsumptionWh: h.ConsumptionWh, MatchedWh: h.Matched247Wh})
+	}
+	return c
+}
+
+func printEnergyReport(w io.Writer, r energyReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "HOUR (UTC)\tPRODUCED WH\tCONSUMED WH\tRETIRED WH\tMATCHED 24/7 WH\tGCO2E/KWH\t")
+	iv := map[int64]app.EnergyIntensity{}
+	for _, h := range r.Intensity {
+		iv[h.Hour] = h
+	}
+	for _, h := range r.Hours {
+		in := "-"
+		if v, ok := iv[h.Hour]; ok {
+			in = strconv.FormatFloat(float64(v.MgPerKWh)/1000, 'f', 1, 64)
+			if v.Synthetic {
+				in += " (synthetic)"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", energyHourText(h.Hour), h.ProductionWh, h.ConsumptionWh, h.RetiredWh, h.Matched247Wh, in)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "production %d Wh, consumption %d Wh, 24/7 matched %d Wh (%.1f%%)\n", r.ProductionWh, r.ConsumptionWh, r.Matched247Wh, 100*r.Share247)
+	fmt.Fprintf(w, "annual matching (same zone and year, not 24/7): %d of %d Wh (%.1f%%)\n", r.Annual.AnnualWh, r.Annual.ConsumptionWh, 100*r.Annual.ShareAnnual())
+}
+
+func newEnergyReportCmd() *cobra.Command {
+	var (
+		f                    energyFlags
+		account, day, svg, z string
+	)
+	cmd := &cobra.Command{Use: "report", Short: "An account's hourly production, consumption and 24/7-matched share for a UTC day; --svg draws it", Args: cobra.NoArgs}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, _ []string) error {
+		addr, err := f.resolveAddress(account)
+		if err != nil {
+			return err
+		}
+		d, err := time.Parse("2006-01-02", day)
+		if err != nil {
+			return fmt.Errorf("--day: %w", err)
+		}
+		r, err := e.report(ctx, addr, d, z)
+		if err != nil {
+			return err
+		}
+		if svg != "" {
+			fh, err := os.Create(svg)
+			if err != nil {
+				return err
+			}
+			if err := chart.WriteSVG(fh, r.chart(), 26*vg.Centimeter, 13*vg.Centimeter); err != nil {
+				fh.Close()
+				return err
+			}
+			if err := fh.Close(); err != nil {
+				return err
+			}
+		}
+		return emit(cmd.OutOrStdout(), f.json, r, func(w io.Writer) {
+			printEnergyReport(w, r)
+			if svg != "" {
+				fmt.Fprintf(w, "chart written to %s\n", svg)
+			}
+		})
+	})
+	f.add(cmd, false)
+	cmd.Flags().StringVar(&account, "account", "", "account address or key name")
+	cmd.Flags().StringVar(&day, "day", time.Now().UTC().Format("2006-01-02"), "UTC day")
+	cmd.Flags().StringVar(&svg, "svg", "", "write the chart to this SVG file")
+	cmd.Flags().StringVar(&z, "zone", "", "also show this zone's posted intensity")
+	cmd.MarkFlagRequired("account")
+	return cmd
+}
+
+// --- estimate ---
+
+func newEnergyEstimateCmd() *cobra.Command {
+	var (
+		family, zone               string
+		vcpus, machineVCPUs        uint32
+		wall, cpu                  time.Duration
+		pue                        float64
+		year                       int
+		inferences, lifespan, embG uint64
+		asJSON                     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "estimate",
+		Short: "Estimate a job's energy (CCF coefficient model) and its SCI per inference with the zone's annual intensity",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ev, err := energy.NewEstimated(family, vcpus, uint64(wall.Milliseconds()), uint64(cpu.Milliseconds()), uint32(math.Round(pue*1000)))
+			if err != nil {
+				return err
+			}
+			zi, err := energy.AnnualIntensity(zone, year)
+			if err != nil {
+				return err
+			}
+			_, priv, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			start := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
+			r := &energy.Receipt{
+				JobID: "estimate", Worker: priv.Public().(ed25519.PublicKey), Zone: zone,
+				StartMs: start.UnixMilli(), EndMs: start.UnixMilli() + wall.Milliseconds(), Inferences: inferences, Evidence: ev,
+				Intensity: energy.Intensity{MgPerKWh: zi.MgPerKWh, Source: energy.SourceAnnual, Ref: zi.Ref()},
+				Embodied:  energy.Embodied{TotalG: embG, LifespanHours: lifespan, ReservedVCPUs: vcpus, TotalVCPUs: machineVCPUs},
+			}
+			j, err := r.JSON()
+			if err != nil {
+				return err
+			}
+			return emit(cmd.OutOrStdout(), asJSON, j, func(w io.Writer) {
+				fmt.Fprintf(w, "method: ESTIMATED (Cloud Carbon Footprint coefficients for %s: %.2f..%.2f W per vCPU, utilisation %.0f%%, PUE %.3f)\n",
+					ev.Family, float64(ev.MinMilliW)/1000, float64(ev.MaxMilliW)/1000, 100*ev.Utilisation(), float64(ev.PUEMilli)/1000)
+				fmt.Fprintf(w, "energy E: %.3f Wh\n", float64(j.SCI.EnergyMWh)/1000)
+				fmt.Fprintf(w, "intensity I: %.0f gCO2e/kWh (%s annual average, %s)\n", float64(zi.MgPerKWh)/1000, zone, zi.Ref())
+				fmt.Fprintf(w, "E×I %.3f g + M %.3f g = %.3f g; SCI %.3f mgCO2e per inference (R = %d)\n",
+					float64(j.SCI.OperationalUg)/1e6, float64(j.SCI.EmbodiedUg)/1e6, float64(j.SCI.TotalUg)/1e6, float64(j.SCI.PerInferenceUg)/1000, inferences)
+				fmt.Fprintf(w, "intensity data: %s\n", energy.DataAttribution())
+			})
+		},
+	}
+	cmd.Flags().StringVar(&family, "cpu", "Unknown", "CPU family (CCF coefficients); e.g. \"AMD EPYC 2nd Gen\"")
+	cmd.Flags().Uint32Var(&vcpus, "vcpus", 1, "vCPUs reserved for the job")
+	cmd.Flags().Uint32Var(&machineVCPUs, "machine-vcpus", 64, "vCPUs of the whole machine (embodied carbon share)")
+	cmd.Flags().DurationVar(&wall, "wall", time.Second, "job wall time")
+	cmd.Flags().DurationVar(&cpu, "cpu-time", time.Second, "job CPU time (user+system)")
+	cmd.Flags().Float64Var(&pue, "pue", float64(energy.DefaultPUEMilli)/1000, "power usage effectiveness")
+	cmd.Flags().StringVar(&zone, "zone", "DE", "grid zone, one of: "+energySortedZones())
+	cmd.Flags().IntVar(&year, "year", 2024, "year of the annual intensity")
+	cmd.Flags().Uint64Var(&inferences, "inferences", 1, "inferences the job served (R)")
+	cmd.Flags().Uint64Var(&embG, "embodied-g", 0, "embodied carbon of the whole machine in gCO2e (no default: take it from the machine's LCA)")
+	cmd.Flags().Uint64Var(&lifespan, "lifespan-h", energy.DefaultLifespanHours, "expected machine lifespan in hours (CCF default: 4 years)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// energySortedZones is for help texts.
+func energySortedZones() string {
+	z := energy.Zones()
+	sort.Strings(z)
+	return strings.Join(z, " ")
+}
