@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/provena/provena/infer"
+	"github.com/provena/provena/internal/kernels"
 	"github.com/provena/provena/model"
 	"github.com/provena/provena/npy"
 	"github.com/provena/provena/onnx"
@@ -102,6 +103,7 @@ type benchModelReport struct {
 	Threads          int       `json:"threads"`
 	Repeat           int       `json:"repeat"`
 	GOMAXPROCS       int       `json:"gomaxprocs"`
+	Kernels          string    `json:"kernels"` // "avx2" needs a GOEXPERIMENT=simd build
 	ORT              benchSide `json:"onnxruntime"`
 	Plain            benchSide `json:"provena_plain"`
 	Traced           benchSide `json:"provena_traced"`
@@ -180,7 +182,7 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 
 	rep := benchModelReport{
 		Model: pkg, ModelID: fmt.Sprintf("%x", m.ID()), ONNX: onnxPath, Input: inputDesc, Shape: in.Shape,
-		Threads: f.threads, Repeat: f.repeat, GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Threads: f.threads, Repeat: f.repeat, GOMAXPROCS: runtime.GOMAXPROCS(0), Kernels: kernels.Path(),
 		ProvenaPeakSource: "VmHWM of the provena process (plain and traced runs together)",
 	}
 
@@ -274,7 +276,7 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 
 func printBenchModel(w io.Writer, r benchModelReport) {
 	fmt.Fprintf(w, "model %s (id %s)\n", r.Model, benchShortHex(r.ModelID))
-	fmt.Fprintf(w, "input %v (%s), threads %d, p50 of %d runs after 1 warm-up\n", r.Shape, r.Input, r.Threads, r.Repeat)
+	fmt.Fprintf(w, "input %v (%s), threads %d, p50 of %d runs after 1 warm-up, %s kernels\n", r.Shape, r.Input, r.Threads, r.Repeat, r.Kernels)
 	for _, s := range []benchSide{r.ORT, r.Plain, r.Traced} {
 		fmt.Fprintf(w, "  %-24s p50 %9.2f ms  cpu %9.2f ms  first %9.2f ms  %7.2f inf/s  peak %s\n",
 			s.Runtime, s.P50MS, s.CPUP50MS, s.FirstMS, s.PerSecond, benchMiB(s.PeakRSSBytes))
