@@ -1,0 +1,117 @@
+package nettest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/provena/provena/keys"
+	"github.com/provena/provena/node"
+	"github.com/provena/provena/npy"
+	"github.com/provena/provena/opml/opmltest"
+)
+
+// background runs a long-lived provena command (worker or watcher) until
+// the test ends, its output in a log file.
+func background(t *testing.T, logPath string, args ...string) {
+	t.Helper()
+	lf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), keys.PassphraseEnv+"=e2e passphrase")
+	cmd.Stdout, cmd.Stderr = lf, lf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		lf.Close()
+	})
+}
+
+// TestOpmlCheatingWorkerCLI runs a real node, a cheating worker process and
+// a watcher process, and submits a job through the command line: the
+// watcher catches the corrupted element, the worker is slashed, and the
+// requester gets a refund.
+func TestOpmlCheatingWorkerCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opML end-to-end over a real node runs without -short")
+	}
+	m, err := opmltest.Model()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	ports, err := node.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp := ports[0]
+	cli(t, "init", "--home", home, "--chain-id", "opml-e2e", "--block-time-ms", "300",
+		"--p2p-port", fmt.Sprint(pp.P2P), "--rpc-port", fmt.Sprint(pp.RPC), "--api-port", fmt.Sprint(pp.API))
+	p := startNode(t, home)
+	ctx := ctxT(t, 5*time.Minute)
+	waitHeight(t, ctx, p.api, 2)
+	for _, k := range []string{"w1", "v1"} {
+		cli(t, "keys", "add", k, "--home", home)
+		cli(t, "tx", "send", "--home", home, "--from", "alice", "--to", k, "--amount", "100000", "--wait")
+	}
+	pvm := filepath.Join(dir, "cnn.pvm")
+	if err := m.Save(pvm); err != nil {
+		t.Fatal(err)
+	}
+	var x bytes.Buffer
+	if err := npy.Write(&x, opmltest.Input(9)["x"]); err != nil {
+		t.Fatal(err)
+	}
+	xpath := filepath.Join(dir, "x.npy")
+	if err := os.WriteFile(xpath, x.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var reg struct {
+		ModelID string `json:"model_id"`
+	}
+	mustJSON(t, cli(t, "model", "register", pvm, "--home", home, "--from", "alice", "--fee", "50", "--json"), &reg)
+
+	background(t, filepath.Join(dir, "worker.log"), "worker", "start", "--home", home, "--from", "w1", "--bond", "10000", "--interval", "200ms", "--fault", "corrupt:3:100")
+	background(t, filepath.Join(dir, "watcher.log"), "watcher", "start", "--home", home, "--from", "v1", "--interval", "200ms")
+
+	var sub struct {
+		Job   uint64 `json:"job"`
+		State string `json:"state"`
+	}
+	mustJSON(t, cli(t, "job", "submit", "--home", home, "--from", "alice", "--model", reg.ModelID, "--input", xpath, "--worker-fee", "100", "--wait", "--json", "--timeout", "4m"), &sub)
+	if sub.State != "refunded" {
+		b, _ := os.ReadFile(filepath.Join(dir, "worker.log"))
+		w, _ := os.ReadFile(filepath.Join(dir, "watcher.log"))
+		t.Fatalf("job %d ended %s\nworker:\n%s\nwatcher:\n%s", sub.Job, sub.State, b, w)
+	}
+	var j struct {
+		State    string `json:"state"`
+		Disputes []struct {
+			Winner string `json:"winner"`
+			Moves  int    `json:"moves"`
+			Reason string `json:"reason"`
+		} `json:"disputes"`
+		Burned uint64 `json:"burned"`
+	}
+	out := cli(t, "job", "show", fmt.Sprint(sub.Job), "--home", home, "--json")
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Disputes) != 1 || j.Disputes[0].Winner != "challenger" || j.Burned == 0 {
+		t.Fatalf("job: %s", out)
+	}
+	t.Logf("dispute over a real node: %d moves: %s", j.Disputes[0].Moves, j.Disputes[0].Reason)
+	t.Log(cli(t, "job", "show", fmt.Sprint(sub.Job), "--home", home))
+	p.stop()
+}
