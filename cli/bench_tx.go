@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -54,6 +55,36 @@ type benchTxResult struct {
 	Blocks       int     `json:"blocks"`
 	MaxBlockTxs  int     `json:"max_block_txs"`
 	FirstRejects string  `json:"first_reject,omitempty"`
+	// CPUSeconds is this process's user+system CPU time from the first
+	// submission to the last commit (every node runs in this process), and
+	// CPUPerTxUs its share per committed transfer: a figure that other load
+	// on the machine does not inflate the way it inflates wall time.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUPerTxUs float64 `json:"cpu_us_per_tx"`
+	LoadAvg    string  `json:"load_avg,omitempty"`
+}
+
+// cpuTime returns this process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAvg reads /proc/loadavg where there is one, to put wall-clock figures
+// in context on a shared machine.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func newBenchTxCmd() *cobra.Command {
@@ -119,11 +150,12 @@ time from node0's NewBlock events.`,
 				fmt.Fprintf(w, "committed transfers, %d senders, %d transfers per run, %d submit goroutines, block time %d ms\n",
 					cfg.accounts, cfg.txs, cfg.workers, cfg.blockTimeMs)
 				tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
-				fmt.Fprintln(tw, "validators\tcommitted\ttx/s\tp50 ms\tp99 ms\tblocks\tmax txs/block\trejected\t")
+				fmt.Fprintln(tw, "validators\tcommitted\ttx/s\tp50 ms\tp99 ms\tblocks\tmax txs/block\trejected\tCPU µs/tx\tload avg\t")
 				for _, r := range results {
-					fmt.Fprintf(tw, "%d\t%d\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t\n", r.Validators, r.Committed, r.TxPerSec, r.P50Ms, r.P99Ms, r.Blocks, r.MaxBlockTxs, r.Rejected)
+					fmt.Fprintf(tw, "%d\t%d\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t%.0f\t%s\t\n", r.Validators, r.Committed, r.TxPerSec, r.P50Ms, r.P99Ms, r.Blocks, r.MaxBlockTxs, r.Rejected, r.CPUPerTxUs, r.LoadAvg)
 				}
 				tw.Flush()
+				fmt.Fprintln(w, "CPU µs/tx: this process's CPU time (all nodes, submitters, signing excluded) per committed transfer")
 			})
 		},
 	}
@@ -263,6 +295,7 @@ func benchTx(parent context.Context, log io.Writer, n int, cfg benchTxConfig) (b
 	}()
 
 	start := time.Now()
+	cpuStart := cpuTime()
 	var rejected atomic.Int64
 	var firstReject atomic.Value
 	var wg sync.WaitGroup
@@ -303,6 +336,8 @@ func benchTx(parent context.Context, log io.Writer, n int, cfg benchTxConfig) (b
 	case <-ctx.Done():
 		fmt.Fprintf(log, "bench tx: timed out with %d transfers not committed\n", pending.Load())
 	}
+	cpuUsed := cpuTime() - cpuStart
+	res.LoadAvg = loadAvg()
 	mu.Lock()
 	defer mu.Unlock()
 	var last time.Time
@@ -333,6 +368,8 @@ func benchTx(parent context.Context, log io.Writer, n int, cfg benchTxConfig) (b
 		slices.Sort(lat)
 		res.P50Ms = lat[len(lat)/2]
 		res.P99Ms = lat[min(len(lat)-1, len(lat)*99/100)]
+		res.CPUSeconds = cpuUsed.Seconds()
+		res.CPUPerTxUs = float64(cpuUsed.Microseconds()) / float64(res.Committed)
 	}
 	fmt.Fprintf(log, "bench tx: %d validator(s): submitted in %.1fs, %d committed in %.1fs\n", n, submitted.Seconds(), res.Committed, res.Seconds)
 	return res, nil
