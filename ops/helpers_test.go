@@ -154,7 +154,9 @@ func checkElemMatchesRun(t *testing.T, opType string, in []*tensor.Tensor, a Att
 	metas := make([]tensor.Meta, len(in))
 	for i, x := range in {
 		if x != nil {
-			metas[i] = tensor.Meta{DType: x.DType, Shape: x.Shape}
+			// Deps sees what Infer saw at import time: constants carry
+			// their values (shape-defining inputs need them).
+			metas[i] = tensor.Meta{DType: x.DType, Shape: x.Shape, Const: x}
 		}
 	}
 	for o := range want {

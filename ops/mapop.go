@@ -123,8 +123,9 @@ func (m *mapOp) Deps(in []tensor.Meta, a Attrs, out, flat int) ([][]Range, error
 	}
 	deps := make([][]Range, len(in))
 	for _, i := range p.params {
-		if present(in, i) {
-			deps[i] = []Range{{0, tensor.NumElements(in[i].Shape)}}
+		if present(in, i) && tensor.NumElements(in[i].Shape) > 0 {
+			n := tensor.NumElements(in[i].Shape)
+			deps[i] = []Range{{0, n}}
 		}
 	}
 	if src >= 0 {

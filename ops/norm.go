@@ -310,7 +310,9 @@ func (s *softmaxOp) geom(in []tensor.Meta, a Attrs) (*smGeom, error) {
 	return &smGeom{rows: tensor.NumElements(sh[:axis]) * inner, n: sh[axis], inner: inner}, nil
 }
 
-func (g *smGeom) at(r, k int) int { return (r/max(g.inner, 1))*g.n*g.inner + k*g.inner + r%max(g.inner, 1) }
+func (g *smGeom) at(r, k int) int {
+	return (r/max(g.inner, 1))*g.n*g.inner + k*g.inner + r%max(g.inner, 1)
+}
 
 func (s *softmaxOp) row(g *smGeom, x, y []float32, r int, e []float32) {
 	m := x[g.at(r, 0)]

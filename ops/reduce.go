@@ -263,8 +263,9 @@ func (r *reduceOp) Deps(in []tensor.Meta, a Attrs, out, flat int) ([][]Range, er
 	}
 	deps := make([][]Range, len(in))
 	deps[0] = g.deps(flat)
-	if present(in, 1) {
-		deps[1] = []Range{{0, tensor.NumElements(in[1].Shape)}}
+	if present(in, 1) && tensor.NumElements(in[1].Shape) > 0 {
+		n := tensor.NumElements(in[1].Shape)
+		deps[1] = []Range{{0, n}}
 	}
 	return deps, nil
 }

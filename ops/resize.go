@@ -354,8 +354,9 @@ func (r *resizeOp) Deps(in []tensor.Meta, a Attrs, out, flat int) ([][]Range, er
 	}
 	deps[0] = rs.norm()
 	for _, i := range g.params {
-		if present(in, i) {
-			deps[i] = []Range{{0, tensor.NumElements(in[i].Shape)}}
+		if present(in, i) && tensor.NumElements(in[i].Shape) > 0 {
+			n := tensor.NumElements(in[i].Shape)
+			deps[i] = []Range{{0, n}}
 		}
 	}
 	return deps, nil
