@@ -340,3 +340,13 @@ func TestMissedDeadlineReassigned(t *testing.T) {
 		t.Fatalf("late worker: %+v", w)
 	}
 }
+
+func TestDemo(t *testing.T) {
+	honest, cheat, err := Demo(t.Logf)
+	if err != nil {
+		t.Skip(err)
+	}
+	if honest.State != app.OpmlJobFinal || cheat.State != app.OpmlJobRefunded || cheat.Disputes[0].Winner != "challenger" {
+		t.Fatalf("honest %s, cheat %s", honest.State, cheat.State)
+	}
+}
