@@ -350,3 +350,18 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("honest %s, cheat %s", honest.State, cheat.State)
 	}
 }
+
+func TestBenchDispute(t *testing.T) {
+	m, err := opmltest.Model()
+	if err != nil {
+		t.Skip(err)
+	}
+	r, err := BenchDispute(m, opmltest.Input(9), -1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Winner != "challenger" || r.Rounds < 10 || r.StepProofBytes == 0 || r.DisputeTxs != r.Rounds+1 {
+		t.Fatalf("%+v", r)
+	}
+	t.Logf("%+v", *r)
+}
