@@ -339,3 +339,23 @@ func TestFetchRecoversFromBadNode(t *testing.T) {
 		t.Fatalf("unknown blob: %v", err)
 	}
 }
+
+func BenchmarkUploadFetch(b *testing.B) {
+	data := randBytes(64<<20, 1)
+	l, _ := BuildBytes(data)
+	for b.Loop() {
+		s, _ := Open(b.TempDir())
+		srv := httptest.NewServer(NewHandler(s))
+		var c Client
+		if _, err := c.Upload(context.Background(), srv.URL, l, bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		var out bytes.Buffer
+		out.Grow(len(data))
+		if err := c.FetchManifest(context.Background(), l.Manifest, []string{srv.URL}, &out); err != nil {
+			b.Fatal(err)
+		}
+		srv.Close()
+	}
+	b.SetBytes(int64(len(data)))
+}

@@ -60,7 +60,7 @@ func (c *Client) do(ctx context.Context, method, url string, body []byte, out an
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxFramedChunk+1))
+	b, err := readAllSized(resp.Body, resp.ContentLength, maxFramedChunk)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: read response: %w", method, url, err)
 	}
@@ -213,28 +213,40 @@ func (c *Client) FetchManifest(ctx context.Context, m Manifest, nodes []string, 
 		data []byte
 		err  error
 	}
-	// Chunks move in windows of Parallel and are written in order.
+	// A sliding window of Parallel chunks in flight, written in order: chunk
+	// i+Parallel starts as soon as chunk i is written.
 	win := c.parallel()
-	for lo := 0; lo < m.Chunks; lo += win {
-		hi := min(lo+win, m.Chunks)
-		res := make([]result, hi-lo)
-		var wg sync.WaitGroup
-		for i := lo; i < hi; i++ {
-			wg.Add(1)
+	results := make([]chan result, m.Chunks)
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	slots := make(chan struct{}, win)
+	go func() {
+		for i := 0; i < m.Chunks; i++ {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			go func(i int) {
-				defer wg.Done()
 				d, err := c.fetchChunk(ctx, m, i, nodes)
-				res[i-lo] = result{d, err}
+				results[i] <- result{d, err}
 			}(i)
 		}
-		wg.Wait()
-		for _, r := range res {
-			if r.err != nil {
-				return fmt.Errorf("fetch %s: %w", m.Root, r.err)
-			}
-			if _, err := w.Write(r.data); err != nil {
-				return fmt.Errorf("fetch %s: write: %w", m.Root, err)
-			}
+	}()
+	for i := 0; i < m.Chunks; i++ {
+		var r result
+		select {
+		case r = <-results[i]:
+		case <-ctx.Done():
+			return fmt.Errorf("fetch %s: %w", m.Root, ctx.Err())
+		}
+		<-slots
+		if r.err != nil {
+			return fmt.Errorf("fetch %s: %w", m.Root, r.err)
+		}
+		if _, err := w.Write(r.data); err != nil {
+			return fmt.Errorf("fetch %s: write: %w", m.Root, err)
 		}
 	}
 	return nil
