@@ -9,7 +9,10 @@
 // Run frees every intermediate tensor after its last consumer, in plain and
 // traced mode alike: a trace keeps only the roots (32 bytes per node
 // output), hashing each output on a pool of goroutines while later nodes
-// execute, and the hashing worker holds the tensor until it is hashed. With
+// execute; the hashing worker holds a tensor until it is hashed, and at most
+// maxPending (64 MiB) of outputs wait for hashing before execution pauses.
+// Measured on PP-OCRv4 det at 1x3x640x640 (2 threads): peak RSS about
+// 130-165 MB plain, about 40-60 MB more traced. With
 // Options.KeepOutputs every node output and its Merkle tree are kept, which
 // openings and one-step proofs need (about 1.3x the sum of all node output
 // sizes).
@@ -287,14 +290,22 @@ func runNode(ctx *ops.Ctx, m *model.Model, n *model.Node, i int, get func(model.
 	return outs, nil
 }
 
+// maxPending bounds the bytes of node outputs waiting to be hashed, so that
+// a trace cannot hold every activation alive when hashing falls behind
+// execution: the executor then waits, which costs no CPU it could have used.
+const maxPending = 64 << 20
+
 // hasher commits node outputs on a goroutine pool while execution goes on.
 type hasher struct {
-	keep  bool
-	m     *model.Model
-	roots [][]merkle.Hash
-	trees [][]*merkle.Tree
-	jobs  chan hashJob
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	cond    *sync.Cond
+	pending int
+	keep    bool
+	m       *model.Model
+	roots   [][]merkle.Hash
+	trees   [][]*merkle.Tree
+	jobs    chan hashJob
+	wg      sync.WaitGroup
 }
 
 type hashJob struct {
@@ -304,6 +315,7 @@ type hashJob struct {
 
 func newHasher(m *model.Model, nn, workers int, keep bool) *hasher {
 	h := &hasher{keep: keep, m: m, roots: make([][]merkle.Hash, nn), jobs: make(chan hashJob, 1024)}
+	h.cond = sync.NewCond(&h.mu)
 	if keep {
 		h.trees = make([][]*merkle.Tree, nn)
 	}
@@ -326,14 +338,27 @@ func newHasher(m *model.Model, nn, workers int, keep bool) *hasher {
 				} else {
 					h.roots[j.node][j.out] = model.ValueRoot(j.t, 1)
 				}
+				h.mu.Lock()
+				h.pending -= bytesOf(j.t)
+				h.cond.Broadcast()
+				h.mu.Unlock()
 			}
 		}()
 	}
 	return h
 }
 
+func bytesOf(t *tensor.Tensor) int { return t.Len() * t.DType.Size() }
+
 func (h *hasher) submit(node int, outs []*tensor.Tensor) {
 	for j, t := range outs {
+		n := bytesOf(t)
+		h.mu.Lock()
+		for h.pending > 0 && h.pending+n > maxPending {
+			h.cond.Wait()
+		}
+		h.pending += n
+		h.mu.Unlock()
 		h.jobs <- hashJob{node, j, t}
 	}
 }
