@@ -385,6 +385,9 @@ func handleEnergyRetire(ctx *Context, sender tx.Address, m tx.Msg) error {
 	if err != nil {
 		return err
 	}
+	if err := energyCheckJobClaim(ctx, sender, msg); err != nil {
+		return err
+	}
 	ck := energyClaimKey(sender, msg.Claim)
 	var cl EnergyClaim
 	exists, err := energyGet(ctx, ck, &cl)

@@ -207,8 +207,8 @@ func TestEnergyCLIEndToEnd(t *testing.T) {
 		t.Fatalf("w1 certs %+v", certs)
 	}
 	bought := certs[0].ID
-	run("energy", "retire", jsonNum(bought), "--wh", "120", "--job", "job-7", "--zone", "DE", "--hour", "2026-06-01T11", "--consumption-wh", "150", "--from", "w1")
-	if out, err := energyRunCLI(append([]string{"energy", "retire", jsonNum(bought), "--wh", "40", "--job", "job-7", "--zone", "DE", "--hour", "2026-06-01T11", "--consumption-wh", "150", "--from", "w1"}, K...)...); err == nil || !strings.Contains(err.Error(), "over-claim") {
+	run("energy", "retire", jsonNum(bought), "--wh", "120", "--claim", "batch-7", "--zone", "DE", "--hour", "2026-06-01T11", "--consumption-wh", "150", "--from", "w1")
+	if out, err := energyRunCLI(append([]string{"energy", "retire", jsonNum(bought), "--wh", "40", "--claim", "batch-7", "--zone", "DE", "--hour", "2026-06-01T11", "--consumption-wh", "150", "--from", "w1"}, K...)...); err == nil || !strings.Contains(err.Error(), "over-claim") {
 		t.Fatalf("over-claiming retirement: %v %s", err, out)
 	}
 

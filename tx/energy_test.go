@@ -24,7 +24,28 @@ func energyTestMsgs() []Msg {
 		MsgEnergyRetire{Cert: 3, Wh: 120, Claim: "job-1", Zone: "DE", Hour: 7200, ConsumptionWh: 150},
 		set,
 		MsgEnergyPostIntensity{Zone: "US-CAL-CISO", StartHour: 3600, Synthetic: true, MgPerKWh: []uint32{1, 2, 3}},
+		MsgEnergyWorkerProfile{Zone: "DE", CPUFamily: "AMD EPYC 2nd Gen", VCPUs: 4, MachineVCPUs: 64, PUEMilli: 1200, EmbodiedG: 1, LifespanHours: 35040},
+		MsgEnergyReceipt{Receipt: energyTestReceipt(k)},
 	}
+}
+
+func energyTestReceipt(k ed25519.PrivateKey) []byte {
+	ev, err := energy.NewEstimated("Skylake", 1, 1000, 500, 1135)
+	if err != nil {
+		panic(err)
+	}
+	r := &energy.Receipt{
+		JobID: "7", Worker: k.Public().(ed25519.PublicKey), Zone: "DE", StartMs: 0, EndMs: 1000, Inferences: 1, Evidence: ev,
+		Intensity: energy.Intensity{MgPerKWh: 1, Source: energy.SourceAnnual}, Embodied: energy.Embodied{TotalG: 1, LifespanHours: 1, ReservedVCPUs: 1, TotalVCPUs: 1},
+	}
+	if err := r.Sign(k); err != nil {
+		panic(err)
+	}
+	b, err := r.Encode()
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func TestEnergyMsgRoundTrip(t *testing.T) {
@@ -72,6 +93,8 @@ func TestEnergyValidateBasic(t *testing.T) {
 		{"oracle version 0", MsgEnergySetOracles{}, "version"},
 		{"empty post", MsgEnergyPostIntensity{Zone: "DE"}, "post 1.."},
 		{"implausible intensity", MsgEnergyPostIntensity{Zone: "DE", MgPerKWh: []uint32{6_000_000}}, "implausible"},
+		{"unknown cpu", MsgEnergyWorkerProfile{Zone: "DE", CPUFamily: "Z80", VCPUs: 1, MachineVCPUs: 1, PUEMilli: 1000, LifespanHours: 1}, "unknown CPU family"},
+		{"forged receipt", MsgEnergyReceipt{Receipt: func() []byte { b := energyTestReceipt(k); b[len(b)-1] ^= 1; return b }()}, "bad worker signature"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,8 +112,8 @@ func FuzzEnergyMsgDecode(f *testing.F) {
 	}
 	f.Add(uint16(TypeEnergySubmitReadings), []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, typ uint16, body []byte) {
-		if typ < 300 || typ > 309 {
-			typ = 300 + typ%10
+		if typ < 300 || typ > 311 {
+			typ = 300 + typ%12
 		}
 		m, err := decodeMsg(MsgType(typ), body)
 		if err != nil {
