@@ -212,9 +212,12 @@ func benchTx(parent context.Context, log io.Writer, n int, cfg benchTxConfig) (b
 	}
 	nodes := make([]*node.Node, 0, n)
 	defer func() {
+		var wg sync.WaitGroup
 		for _, nd := range nodes {
-			nd.Stop()
+			wg.Add(1)
+			go func() { defer wg.Done(); nd.Stop() }()
 		}
+		wg.Wait()
 	}()
 	for _, h := range homes {
 		nd, err := node.Start(ctx, h.Dir, node.StartOptions{LogWriter: cfg.nodeLog, LogLevel: cfg.nodeLogLevel})

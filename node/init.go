@@ -259,6 +259,9 @@ func tunedConfig(home, moniker string, ports Ports, params app.Params, validator
 	c.Consensus.TimeoutPrecommit = 200 * time.Millisecond
 	c.Consensus.TimeoutPrecommitDelta = 100 * time.Millisecond
 	c.Consensus.PeerGossipSleepDuration = 20 * time.Millisecond
+	// Short, so that Stop can wait out the gossip goroutines that still read
+	// the block store after CometBFT stops (see dbTracker).
+	c.Consensus.PeerQueryMaj23SleepDuration = 250 * time.Millisecond
 	// Empty blocks keep heights moving so that a proof for height H can be
 	// checked against header H+1 without waiting for traffic.
 	c.Consensus.CreateEmptyBlocks = true

@@ -54,6 +54,7 @@ type Node struct {
 	apiSrv   *http.Server
 	appClose io.Closer
 	dbs      *dbTracker
+	grace    time.Duration
 	stopOnce sync.Once
 	stopErr  error
 	done     chan struct{}
@@ -132,11 +133,14 @@ func Start(ctx context.Context, home string, opts StartOptions) (_ *Node, err er
 		logger,
 	)
 	if err != nil {
-		dbs.closeUnowned()
+		dbs.closeAll()
 		return nil, fmt.Errorf("create cometbft node: %w", err)
 	}
 	if err := cn.Start(); err != nil {
-		dbs.closeUnowned()
+		cn.Stop()
+		cn.Wait()
+		time.Sleep(closeGrace(c))
+		dbs.closeAll()
 		return nil, fmt.Errorf("start cometbft node: %w", err)
 	}
 
@@ -149,6 +153,7 @@ func Start(ctx context.Context, home string, opts StartOptions) (_ *Node, err er
 		RPCAddr:  c.RPC.ListenAddress,
 		appClose: appClose,
 		dbs:      dbs,
+		grace:    closeGrace(c),
 		done:     make(chan struct{}),
 	}
 	n.apiSrv = &http.Server{
@@ -195,7 +200,8 @@ func (n *Node) Stop() error {
 			errs = append(errs, fmt.Errorf("stop cometbft: %w", err))
 		}
 		n.Comet.Wait()
-		if err := n.dbs.closeUnowned(); err != nil {
+		time.Sleep(n.grace)
+		if err := n.dbs.closeAll(); err != nil {
 			errs = append(errs, err)
 		}
 		if err := n.appClose.Close(); err != nil {
@@ -210,13 +216,23 @@ func (n *Node) Stop() error {
 // Done is closed once the node has stopped.
 func (n *Node) Done() <-chan struct{} { return n.done }
 
-// dbTracker records the databases CometBFT opens. CometBFT v1.0.1 closes
-// its block, state and evidence stores on stop but not the indexer's, whose
-// lock would then stop the same process from starting the home again.
+// dbTracker opens CometBFT's databases and owns closing them. CometBFT
+// v1.0.1 closes its block and state stores in Node.OnStop while per-peer
+// consensus gossip goroutines (queryMaj23Routine) may still wake up and read
+// the block store, which panics on a closed pebble DB; and it never closes
+// the tx indexer's DB, whose lock would stop this process from starting the
+// home again. So CometBFT gets handles whose Close does nothing, and Stop
+// closes the real databases after those goroutines have seen the switch
+// stop (closeGrace).
 type dbTracker struct {
 	mu     sync.Mutex
-	dbs    []*cfg.DBContext
 	opened []dbm.DB
+}
+
+// closeGrace covers three PeerQueryMaj23SleepDuration sleeps of a gossip
+// goroutine that started its loop just before the stop.
+func closeGrace(c *cfg.Config) time.Duration {
+	return 3*c.Consensus.PeerQueryMaj23SleepDuration + 500*time.Millisecond
 }
 
 func (t *dbTracker) provide(ctx *cfg.DBContext) (dbm.DB, error) {
@@ -226,25 +242,24 @@ func (t *dbTracker) provide(ctx *cfg.DBContext) (dbm.DB, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.dbs = append(t.dbs, ctx)
 	t.opened = append(t.opened, db)
-	return db, nil
+	return deferredClose{db}, nil
 }
 
-// unowned are the databases no CometBFT service closes.
-var unowned = map[string]bool{"tx_index": true}
+// deferredClose is a DB whose Close is left to dbTracker.
+type deferredClose struct{ dbm.DB }
 
-func (t *dbTracker) closeUnowned() error {
+func (deferredClose) Close() error { return nil }
+
+func (t *dbTracker) closeAll() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var errs []error
-	for i, ctx := range t.dbs {
-		if unowned[ctx.ID] && t.opened[i] != nil {
-			if err := t.opened[i].Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close %s db: %w", ctx.ID, err))
-			}
-			t.opened[i] = nil
+	for _, db := range t.opened {
+		if err := db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close cometbft db: %w", err))
 		}
 	}
+	t.opened = nil
 	return errors.Join(errs...)
 }
