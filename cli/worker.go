@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/signal"
@@ -58,6 +59,12 @@ func (c *nodeClient) Send(msg tx.Msg) error {
 }
 
 func (c *nodeClient) Model(id [32]byte) (*model.Model, error) { return c.store.Model(id) }
+
+func (c *nodeClient) ModelRecord(id [32]byte) (*app.OpmlModel, error) {
+	var m *app.OpmlModel
+	err := c.e.query(c.ctx, app.QueryOpmlModel, hex.EncodeToString(id[:]), &m)
+	return m, err
+}
 
 func (c *nodeClient) Inputs(root [32]byte) (map[string]*tensor.Tensor, error) {
 	return c.store.Inputs(root)

@@ -106,6 +106,16 @@ func (c *InProc) Worker(a tx.Address) (*app.OpmlWorker, error) {
 	return &w, nil
 }
 
+// ModelRecord implements Client.
+func (c *InProc) ModelRecord(id [32]byte) (*app.OpmlModel, error) {
+	var m app.OpmlModel
+	ok, err := c.Chain.Query(app.QueryOpmlModel, id[:], &m)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &m, nil
+}
+
 // Send implements Client.
 func (c *InProc) Send(msg tx.Msg) error {
 	_, err := c.Chain.Submit(c.Key, msg)

@@ -38,6 +38,8 @@ type Client interface {
 	Send(msg tx.Msg) error
 	// Model returns the model package with the given id, verified against it.
 	Model(id [32]byte) (*model.Model, error)
+	// ModelRecord returns the model's registration on chain, or (nil, nil).
+	ModelRecord(id [32]byte) (*app.OpmlModel, error)
 	// Inputs returns the job input committed by inputsRoot, by input name.
 	Inputs(inputsRoot [32]byte) (map[string]*tensor.Tensor, error)
 }
@@ -112,6 +114,9 @@ func (p *party) execute(j *app.OpmlJob) (*opml.View, error) {
 	}
 	if m.ID() != j.ModelID {
 		return nil, fmt.Errorf("job %d: model package has id %x, job wants %x", j.ID, m.ID(), j.ModelID)
+	}
+	if err := CheckRegistration(p.c, m); err != nil {
+		return nil, fmt.Errorf("job %d: %w", j.ID, err)
 	}
 	in, err := p.c.Inputs(j.InputsRoot)
 	if err != nil {
@@ -284,4 +289,28 @@ func Run(ctx context.Context, interval time.Duration, step func() error, logf Lo
 		case <-t.C:
 		}
 	}
+}
+
+// CheckRegistration refuses a model whose on-chain registration disagrees
+// with its package (node count, inputs, output nodes): the chain derives the
+// trace root from the registered node count and checks results against the
+// registered outputs, so an honest worker could not defend a result there.
+func CheckRegistration(c Client, m *model.Model) error {
+	rec, err := c.ModelRecord(m.ID())
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return fmt.Errorf("model %x is not registered", m.ID())
+	}
+	want := RegisterModelMsg(m, rec.Fee)
+	bad := rec.NumNodes != int(want.NumNodes) || len(rec.Inputs) != len(want.Inputs) || len(rec.Outputs) != len(want.Outputs)
+	for k := 0; !bad && k < len(rec.Outputs); k++ {
+		bad = rec.Outputs[k].Node != want.Outputs[k].Node || rec.Outputs[k].Output != want.Outputs[k].Output
+	}
+	if bad {
+		return fmt.Errorf("model %x: registration (%d nodes, %d inputs, %d outputs) does not match the package (%d nodes, %d inputs, %d outputs): refusing it",
+			m.ID(), rec.NumNodes, len(rec.Inputs), len(rec.Outputs), want.NumNodes, len(want.Inputs), len(want.Outputs))
+	}
+	return nil
 }

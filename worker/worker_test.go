@@ -365,3 +365,28 @@ func TestBenchDispute(t *testing.T) {
 	}
 	t.Logf("%+v", *r)
 }
+
+func TestWorkerRefusesMismatchedRegistration(t *testing.T) {
+	e := setup(t)
+	// A second registration of a model whose package has another node count:
+	// register the test model's id again is refused, so register a lie for
+	// a copy of the model with one output moved.
+	m2, _ := opmltest.Model()
+	m2.Name = "opml-cnn-copy"
+	if m2.ID() == e.m.ID() {
+		t.Skip("model name is not part of the id")
+	}
+	e.store.PutModel(m2)
+	lie := RegisterModelMsg(m2, 1)
+	lie.NumNodes++
+	if _, err := e.c.Submit(owner, lie); err != nil {
+		t.Fatal(err)
+	}
+	e.mustOK(e.block())
+	if err := CheckRegistration(e.client(w1), m2); err == nil {
+		t.Fatal("mismatched registration accepted")
+	}
+	if err := CheckRegistration(e.client(w1), e.m); err != nil {
+		t.Fatal(err)
+	}
+}
