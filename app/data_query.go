@@ -15,13 +15,14 @@ import (
 // Query paths of the data module. Data is text, parts separated by "/":
 // an asset id or blob root is 64 hex characters, an address "pv…".
 const (
-	QueryDataAsset     = "/data/asset"   // data: ASSET; value: AssetRecord or null
-	QueryDataVersion   = "/data/version" // data: ASSET/N; value: VersionRecord or null
-	QueryDataWrapped   = "/data/key"     // data: ASSET/N/ADDRESS; value: WrappedKeyJSON or null
-	QueryDataOwner     = "/data/owner"   // data: ADDRESS; value: OwnerIndex
-	QueryDataReceipt   = "/data/receipt" // data: ASSET/SEQ; value: Receipt or null
-	QueryDataBlob      = "/data/blob"    // data: ROOT; value: BlobAssetJSON or null
-	QueryDataRecipient = "/data/datakey" // data: ADDRESS; value: DataKeyJSON
+	QueryDataAsset      = "/data/asset"      // data: ASSET; value: AssetRecord or null
+	QueryDataVersion    = "/data/version"    // data: ASSET/N; value: VersionRecord or null
+	QueryDataWrapped    = "/data/key"        // data: ASSET/N/ADDRESS; value: WrappedKeyJSON or null
+	QueryDataOwner      = "/data/owner"      // data: ADDRESS; value: OwnerIndex
+	QueryDataReceipt    = "/data/receipt"    // data: ASSET/SEQ; value: Receipt or null
+	QueryDataBlob       = "/data/blob"       // data: ROOT; value: BlobAssetJSON or null
+	QueryDataRecipient  = "/data/datakey"    // data: ADDRESS; value: DataKeyJSON
+	QueryDataWithdrawal = "/data/withdrawal" // data: ASSET/ADDRESS; value: Withdrawal or null
 )
 
 // WrappedKeyJSON is the /data/key value.
@@ -122,6 +123,24 @@ func init() {
 			copy(j.Asset[:], raw)
 			return json.Marshal(j)
 		},
+	})
+	RegisterQuery(QueryDataWithdrawal, QueryRoute{
+		Key: func(d []byte) ([]byte, error) {
+			asset, addr, ok := strings.Cut(string(d), "/")
+			if !ok {
+				return nil, fmt.Errorf("query data %q: want ASSET/ADDRESS", d)
+			}
+			id, err := tx.ParseDataHash(asset)
+			if err != nil {
+				return nil, err
+			}
+			a, err := tx.ParseAddress(addr)
+			if err != nil {
+				return nil, err
+			}
+			return dataWithdrawKey(id, a), nil
+		},
+		Render: renderStored[Withdrawal](prefixDataWithdraw, 32+tx.AddressLen),
 	})
 	RegisterQuery(QueryDataOwner, QueryRoute{
 		Key: func(d []byte) ([]byte, error) {

@@ -278,6 +278,110 @@ func (e *dataEnv) upload(ctx context.Context, l *blob.Layout, ct []byte) error {
 	return nil
 }
 
+// contributorFile is a contributors list: [{"address": "pv…", "weight": n}].
+// The owner publishes it beside the asset; each contributor proves its
+// line of it against the root on chain.
+type contributorFile []struct {
+	Address tx.Address `json:"address"`
+	Weight  uint64     `json:"weight"`
+}
+
+type contributors struct {
+	list  contributorFile
+	tree  *merkle.Tree
+	total uint64
+}
+
+func loadContributors(path string) (*contributors, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c contributors
+	if err := json.Unmarshal(b, &c.list); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return c.build()
+}
+
+func (c *contributors) build() (*contributors, error) {
+	if len(c.list) == 0 {
+		return nil, errors.New("contributors list is empty")
+	}
+	seen := map[tx.Address]bool{}
+	leaves := make([]merkle.Hash, len(c.list))
+	c.total = 0
+	for i, e := range c.list {
+		if e.Weight == 0 {
+			return nil, fmt.Errorf("contributor %s has weight 0", e.Address)
+		}
+		if seen[e.Address] {
+			return nil, fmt.Errorf("contributor %s is listed twice", e.Address)
+		}
+		seen[e.Address] = true
+		if c.total+e.Weight < c.total {
+			return nil, errors.New("contributor weights overflow")
+		}
+		c.total += e.Weight
+		leaves[i] = merkle.LeafHash(tx.ContributorLeaf(e.Address, e.Weight))
+	}
+	var err error
+	c.tree, err = merkle.New(leaves)
+	return c, err
+}
+
+// without drops the contributors for which drop returns true.
+func (c *contributors) without(drop func(tx.Address) (bool, error)) (*contributors, []tx.Address, error) {
+	out := &contributors{}
+	var dropped []tx.Address
+	for _, e := range c.list {
+		d, err := drop(e.Address)
+		if err != nil {
+			return nil, nil, err
+		}
+		if d {
+			dropped = append(dropped, e.Address)
+		} else {
+			out.list = append(out.list, e)
+		}
+	}
+	if len(out.list) == 0 {
+		return nil, dropped, nil
+	}
+	out, err := out.build()
+	return out, dropped, err
+}
+
+func (c *contributors) set(v *tx.DataVersion) {
+	if c == nil {
+		return
+	}
+	v.Contributors = tx.DataHash(c.tree.Root())
+	v.ContributorCount = uint64(len(c.list))
+	v.ContributorWeight = c.total
+}
+
+// proof opens a's leaf, checked against the version's root on chain.
+func (c *contributors) proof(a tx.Address, v *app.VersionRecord) (tx.ContributorProof, error) {
+	if tx.DataHash(c.tree.Root()) != v.Contributors {
+		return tx.ContributorProof{}, fmt.Errorf("the contributors file has root %s, version %d of the asset has %s", c.tree.Root(), v.Version, v.Contributors)
+	}
+	for i, e := range c.list {
+		if e.Address == a {
+			p, err := c.tree.Prove(i)
+			if err != nil {
+				return tx.ContributorProof{}, err
+			}
+			cp := tx.ContributorProof{Version: v.Version, Index: uint64(i), Weight: e.Weight, Proof: []tx.DataHash{}}
+			for _, h := range p {
+				cp.Proof = append(cp.Proof, tx.DataHash(h))
+			}
+			return cp, nil
+		}
+	}
+	return tx.ContributorProof{}, fmt.Errorf("%s is not in the contributors file", a)
+}
+
 func parseAssetID(s string) (tx.DataHash, error) {
 	id, err := tx.ParseDataHash(strings.ToLower(s))
 	if err != nil {
@@ -292,7 +396,9 @@ func newDataCmd() *cobra.Command {
 		Short: "Encrypted data assets: add, grant, revoke, buy, get, list (see docs/data.md)",
 	}
 	cmd.AddCommand(newDataKeyCmd(), newDataAddCmd(), newDataUpdateCmd(), newDataGrantCmd(), newDataRevokeCmd(),
-		newDataBuyCmd(), newDataGetCmd(), newDataLsCmd(), newDataShowCmd())
+		newDataBuyCmd(), newDataGetCmd(), newDataLsCmd(), newDataShowCmd(),
+		newDataContributorCmd("claim", "Claim --from's share of a version's contributor pool", false),
+		newDataContributorCmd("withdraw", "Withdraw --from's consent as a contributor: no earnings after this block, left out of later versions", true))
 	return cmd
 }
 
@@ -343,6 +449,8 @@ func newDataAddCmd() *cobra.Command {
 	var (
 		name, licence string
 		price         uint64
+		contribPath   string
+		contribBps    uint32
 	)
 	cmd := &cobra.Command{
 		Use:   "add FILE",
@@ -352,6 +460,9 @@ func newDataAddCmd() *cobra.Command {
 	cmd.RunE = dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
 		if name == "" {
 			name = filepath.Base(args[0])
+		}
+		if (contribPath == "") != (contribBps == 0) {
+			return errors.New("--contributors and --contributor-bps go together")
 		}
 		if err := e.ensureKey(ctx); err != nil {
 			return err
@@ -364,8 +475,15 @@ func newDataAddCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		msg := tx.MsgDataRegister{Name: name, Licence: licence, Price: price,
+		msg := tx.MsgDataRegister{Name: name, Licence: licence, Price: price, ContributorBps: contribBps,
 			Version: tx.DataVersion{Root: tx.DataHash(m.Root), Size: m.Size, Keys: []tx.WrappedKey{{To: e.me, Key: w}}}}
+		if contribPath != "" {
+			cs, err := loadContributors(contribPath)
+			if err != nil {
+				return err
+			}
+			cs.set(&msg.Version)
+		}
 		if err := msg.ValidateBasic(); err != nil {
 			return err
 		}
@@ -382,11 +500,14 @@ func newDataAddCmd() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "asset name (default: the file name)")
 	cmd.Flags().StringVar(&licence, "licence", "proprietary", "licence (an SPDX id or a URL)")
 	cmd.Flags().Uint64Var(&price, "price", 0, "price of access in upv")
+	cmd.Flags().StringVar(&contribPath, "contributors", "", `contributors JSON file: [{"address": "pv…", "weight": n}, …]`)
+	cmd.Flags().Uint32Var(&contribBps, "contributor-bps", 0, "share of every payment for the contributors, in basis points")
 	return cmd
 }
 
 func newDataUpdateCmd() *cobra.Command {
 	f := &dataFlags{}
+	var contribPath string
 	cmd := &cobra.Command{
 		Use:   "update ASSET FILE",
 		Short: "Publish FILE as the asset's next version under a new key, readable by the owner and active grantees only",
@@ -429,7 +550,27 @@ func newDataUpdateCmd() *cobra.Command {
 			keys = append(keys, tx.WrappedKey{To: a, Key: w})
 		}
 		sortWrapped(keys)
-		s, err := e.send(ctx, tx.MsgDataAddVersion{Asset: id, Version: tx.DataVersion{Root: tx.DataHash(m.Root), Size: m.Size, Keys: keys}})
+		ver := tx.DataVersion{Root: tx.DataHash(m.Root), Size: m.Size, Keys: keys}
+		if contribPath != "" {
+			cs, err := loadContributors(contribPath)
+			if err != nil {
+				return err
+			}
+			// Contributors who withdrew consent are left out.
+			cs, dropped, err := cs.without(func(a tx.Address) (bool, error) {
+				var w *app.Withdrawal
+				err := e.query(ctx, app.QueryDataWithdrawal, id.String()+"/"+a.String(), &w)
+				return w != nil, err
+			})
+			if err != nil {
+				return err
+			}
+			for _, a := range dropped {
+				fmt.Fprintf(cmd.ErrOrStderr(), "left out %s: withdrew consent\n", a)
+			}
+			cs.set(&ver)
+		}
+		s, err := e.send(ctx, tx.MsgDataAddVersion{Asset: id, Version: ver})
 		if err != nil {
 			return err
 		}
@@ -439,6 +580,7 @@ func newDataUpdateCmd() *cobra.Command {
 		})
 	})
 	f.add(cmd, true)
+	cmd.Flags().StringVar(&contribPath, "contributors", "", "contributors JSON file of the new version (withdrawn ones are dropped)")
 	return cmd
 }
 
@@ -664,6 +806,60 @@ func fetchDecrypt(ctx context.Context, nodes []string, v *app.VersionRecord, key
 		return 0, err
 	}
 	return n, nil
+}
+
+func newDataContributorCmd(use, short string, withdraw bool) *cobra.Command {
+	f := &dataFlags{}
+	var (
+		contribPath string
+		version     uint32
+	)
+	cmd := &cobra.Command{
+		Use:   use + " ASSET",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+		id, err := parseAssetID(args[0])
+		if err != nil {
+			return err
+		}
+		r, err := e.asset(ctx, id)
+		if err != nil {
+			return err
+		}
+		if version == 0 || withdraw {
+			version = r.Versions
+		}
+		v, err := e.version(ctx, id, version)
+		if err != nil {
+			return err
+		}
+		cs, err := loadContributors(contribPath)
+		if err != nil {
+			return err
+		}
+		p, err := cs.proof(e.me, v)
+		if err != nil {
+			return err
+		}
+		var msg tx.Msg = tx.MsgDataClaim{Asset: id, Leaf: p}
+		if withdraw {
+			msg = tx.MsgDataWithdrawConsent{Asset: id, Leaf: p}
+		}
+		s, err := e.send(ctx, msg)
+		if err != nil {
+			return err
+		}
+		return printTx(cmd, f, dataTxOutput{Action: use, Asset: id.String(), To: e.me.String(), Tx: s.Hash, Height: s.Committed.Height})
+	})
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&contribPath, "contributors", "", "the version's contributors JSON file (from the owner)")
+	cmd.MarkFlagRequired("contributors")
+	if !withdraw {
+		cmd.Flags().Uint32Var(&version, "version", 0, "version whose pool to claim from (default: the latest)")
+	}
+	return cmd
 }
 
 func newDataLsCmd() *cobra.Command {

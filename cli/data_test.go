@@ -82,11 +82,16 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Fund bob.
-	common := []string{"--home", home, "--keyring-backend", "test", "--blob-nodes", strings.Join(urls, ",")}
-	if _, err := runCLI("tx", "send", "--home", home, "--keyring-backend", "test", "--from", "alice", "--to", "bob", "--amount", "100000", "--wait"); err != nil {
-		t.Fatal(err)
+	carol, _ := kr.Add("carol")
+	dave, _ := kr.Add("dave")
+	for _, k := range []string{"bob", "carol", "dave"} {
+		if _, err := runCLI("tx", "send", "--home", home, "--keyring-backend", "test", "--from", "alice", "--to", k, "--amount", "100000", "--wait"); err != nil {
+			t.Fatal(err)
+		}
 	}
+	common := []string{"--home", home, "--keyring-backend", "test", "--blob-nodes", strings.Join(urls, ",")}
+	contrib := filepath.Join(dir, "contributors.json")
+	os.WriteFile(contrib, []byte(fmt.Sprintf(`[{"address":%q,"weight":3},{"address":%q,"weight":1}]`, carol.Address, dave.Address)), 0o644)
 	cli := func(args ...string) (string, error) { return runCLI(append(args, common...)...) }
 	must := func(args ...string) string {
 		t.Helper()
@@ -101,7 +106,8 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	in := filepath.Join(dir, "games.csv")
 	os.WriteFile(in, []byte(secret), 0o600)
 	var added dataAddOutput
-	json.Unmarshal([]byte(must("data", "add", in, "--from", "alice", "--name", "match logs", "--licence", "CC-BY-4.0", "--price", "20", "--json")), &added)
+	json.Unmarshal([]byte(must("data", "add", in, "--from", "alice", "--name", "match logs", "--licence", "CC-BY-4.0", "--price", "20",
+		"--contributors", contrib, "--contributor-bps", "5000", "--json")), &added)
 	if len(added.Asset) != 64 || added.Chunks != 2 {
 		t.Fatalf("add: %+v", added)
 	}
@@ -118,6 +124,17 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	}
 	must("data", "buy", id, "--from", "bob")
 	must("data", "grant", id, "--to", "bob", "--from", "alice")
+
+	// Contributors: the pool of version 1 holds 10 (50% of 20); carol has
+	// 3 of 4 weight and claims 7; dave withdraws and is left out of v2.
+	must("data", "claim", id, "--contributors", contrib, "--from", "carol")
+	if _, err := cli("data", "claim", id, "--contributors", contrib, "--from", "carol"); err == nil || !strings.Contains(err.Error(), "nothing to claim") {
+		t.Fatalf("double claim: %v", err)
+	}
+	if _, err := cli("data", "claim", id, "--contributors", contrib, "--from", "bob"); err == nil || !strings.Contains(err.Error(), "not in the contributors file") {
+		t.Fatalf("claim by a stranger: %v", err)
+	}
+	must("data", "withdraw", id, "--contributors", contrib, "--from", "dave")
 
 	// Corrupt chunk 0 on store 0 (asked first for chunk 0): the fetch
 	// detects it and takes the chunk from store 1.
@@ -139,7 +156,7 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	must("data", "revoke", id, "--to", "bob", "--from", "alice")
 	in2 := filepath.Join(dir, "games2.csv")
 	os.WriteFile(in2, []byte(secret+"new game\n"), 0o600)
-	must("data", "update", id, in2, "--from", "alice")
+	must("data", "update", id, in2, "--from", "alice", "--contributors", contrib)
 	if _, err := cli("data", "get", id, "-o", out, "--from", "bob"); err == nil || !strings.Contains(err.Error(), "no grant for version 2") {
 		t.Fatalf("revoked get: %v", err)
 	}
@@ -156,6 +173,12 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	}
 	var show dataShowOutput
 	json.Unmarshal([]byte(must("data", "show", id, "--json")), &show)
+	if len(show.Versions) != 2 {
+		t.Fatalf("show: %+v", show)
+	}
+	if v1 := show.Versions[0]; v1.Pool != 10 || v1.Claimed != 7 || show.Versions[1].ContributorCount != 1 {
+		t.Fatalf("contributor pools: %+v %+v", v1, show.Versions[1])
+	}
 	if len(show.Versions) != 2 || len(show.Receipts) != 1 || show.Receipts[0].Payer != app.DataPoolAddress || show.Asset.Grants[0].To != bob.Address {
 		t.Fatalf("show: %+v", show)
 	}
