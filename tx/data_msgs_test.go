@@ -144,3 +144,26 @@ func FuzzDataMsgDecode(f *testing.F) {
 		d.Msg.ValidateBasic() // must not panic
 	})
 }
+
+// A version for the owner and DataMaxGrantees grantees must fit the
+// default 64 KiB transaction limit, or an owner with many grantees could
+// never publish a new version.
+func TestDataMaxVersionFitsTx(t *testing.T) {
+	ms := sampleDataMsgs(t)
+	key := ms[3].(tx.MsgDataGrant).Key
+	v := tx.DataVersion{Root: tx.DataHash{1}, Size: tx.DataMaxBlobSize, Contributors: tx.DataHash{2}, ContributorCount: 1 << 40, ContributorWeight: 1 << 62}
+	for i := 0; i <= tx.DataMaxGrantees; i++ {
+		var a tx.Address
+		a[0], a[1] = byte(i>>8), byte(i)
+		v.Keys = append(v.Keys, tx.WrappedKey{To: a, Key: key})
+	}
+	m := tx.MsgDataAddVersion{Asset: tx.DataHash{3}, Version: v}
+	if err := m.ValidateBasic(); err != nil {
+		t.Fatal(err)
+	}
+	b := rawTx(m.Type(), m.AppendBody(nil))
+	if len(b) > 64<<10 {
+		t.Fatalf("a full version is %d bytes, over the default 64 KiB max_tx_bytes", len(b))
+	}
+	t.Logf("full version tx: %d bytes (wrapped key %d bytes)", len(b), len(key))
+}
