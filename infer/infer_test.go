@@ -307,3 +307,68 @@ func TestStepProofJSONRoundTrip(t *testing.T) {
 		t.Fatal("hashes are not hex in JSON")
 	}
 }
+
+// FuzzVerifyStep mutates one field of a valid one-step proof: the verifier
+// runs on chain, so any proof must give an error or a result, never a
+// panic, and a mutated proof must never verify as a different honest claim.
+func FuzzVerifyStep(f *testing.F) {
+	m := smallCNN(f)
+	res, err := Run(m, map[string]*tensor.Tensor{"x": filled([]int{1, 3, 20, 20}, 9)}, Options{Trace: true, KeepOutputs: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for k := 0; k < 12; k++ {
+		f.Add(uint8(k), int64(k*37-5), uint16(k))
+	}
+	f.Fuzz(func(t *testing.T, field uint8, val int64, at uint16) {
+		node := int(at) % len(m.Nodes)
+		_, p, err := RecomputeElement(m, res, node, 0, int(at)%res.NodeOutputs[node][0].Len())
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := int(val)
+		pick := func(n int) int { return int(uint(at) % uint(max(n, 1))) }
+		var o *model.Opening
+		if in := p.Inputs[pick(len(p.Inputs))]; in.Weight != nil {
+			o = in.Weight.Chunks
+		} else {
+			o = in.Chunks
+		}
+		switch field % 12 {
+		case 0:
+			p.NumNodes = v
+		case 1:
+			p.NumInputs = v
+		case 2:
+			p.Output = v
+		case 3:
+			p.Flat = v
+		case 4:
+			p.Claim.Index = v
+		case 5:
+			p.Chunk.NumChunks = v
+		case 6:
+			if o != nil && len(o.Chunks) > 0 {
+				o.Chunks[pick(len(o.Chunks))] = v
+			}
+		case 7:
+			if o != nil && len(o.Data) > 0 {
+				d := o.Data[pick(len(o.Data))]
+				o.Data[pick(len(o.Data))] = d[:pick(len(d)+1)]
+			}
+		case 8:
+			if o != nil {
+				o.NumChunks = v
+			}
+		case 9:
+			p.Inputs = p.Inputs[:pick(len(p.Inputs))]
+		case 10:
+			p.Claim.Roots = p.Claim.Roots[:pick(len(p.Claim.Roots)+1)]
+		case 11:
+			p.Node.NumRecords = v
+		}
+		if r, err := VerifyStep(m.ID(), res.Trace.Root, p); err == nil && !r.Match {
+			t.Fatalf("mutated honest proof verified with a mismatch: %+v", r)
+		}
+	})
+}

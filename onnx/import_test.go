@@ -354,6 +354,26 @@ func FuzzImport(f *testing.F) {
 		if _, err := model.Decode(m.Encode()); err != nil {
 			t.Fatalf("imported model does not decode: %v", err)
 		}
+		// Execution must not panic either; keep it to small graphs.
+		in := map[string]*tensor.Tensor{}
+		for _, v := range m.Inputs {
+			if tensor.NumElements(v.Shape) > 1<<12 {
+				return
+			}
+			x, err := tensor.New(v.DType, v.Shape)
+			if err != nil {
+				return
+			}
+			in[v.Name] = x
+		}
+		for _, n := range m.Nodes {
+			for _, o := range n.OutMetas {
+				if tensor.NumElements(o.Shape) > 1<<16 {
+					return
+				}
+			}
+		}
+		infer.Run(m, in, infer.Options{Threads: 1, Trace: true})
 	})
 }
 
