@@ -39,12 +39,23 @@ func init() {
 		},
 		Render: energyRender(energyPfxReceipt, true, func() any { return &EnergyReceiptRecord{} }),
 	})
+	RegisterQuery(QueryEnergyJobClaim, QueryRoute{
+		Key: func(data []byte) ([]byte, error) {
+			id, err := strconv.ParseUint(string(data), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("want a decimal job id, got %q", data)
+			}
+			return energyJobClaimKey(id), nil
+		},
+		Render: energyRender(energyPfxJobClaim, false, func() any { return new(string) }),
+	})
 }
 
 // Query paths of the job side.
 const (
-	QueryEnergyWorker  = "/energy/worker"  // data: worker address; value: EnergyWorkerProfile or null
-	QueryEnergyReceipt = "/energy/receipt" // data: opML job id (decimal); value: EnergyReceiptRecord or null
+	QueryEnergyWorker   = "/energy/worker"    // data: worker address; value: EnergyWorkerProfile or null
+	QueryEnergyReceipt  = "/energy/receipt"   // data: opML job id (decimal); value: EnergyReceiptRecord or null
+	QueryEnergyJobClaim = "/energy/job_claim" // data: opML job id (decimal); value: the claimant's address or ""
 )
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -47,7 +48,8 @@ func newEnergyCmd() *cobra.Command {
 	oracles.AddCommand(newEnergyOraclesSetCmd())
 	cmd.AddCommand(meter, device, intensity, oracles,
 		newEnergyCertsCmd(), newEnergyOffersCmd(), newEnergyOfferCmd(), newEnergyCancelCmd(), newEnergyBuyCmd(),
-		newEnergyTransferCmd(), newEnergySplitCmd(), newEnergyRetireCmd(), newEnergyReportCmd(), newEnergyEstimateCmd())
+		newEnergyTransferCmd(), newEnergySplitCmd(), newEnergyRetireCmd(), newEnergyReportCmd(), newEnergyEstimateCmd(),
+		newEnergyWorkerProfileCmd(), newEnergyReceiptCmd())
 	return cmd
 }
 
@@ -1262,4 +1264,304 @@ func energySortedZones() string {
 	z := energy.Zones()
 	sort.Strings(z)
 	return strings.Join(z, " ")
+}
+
+// --- worker profile and receipts ---
+
+func newEnergyWorkerProfileCmd() *cobra.Command {
+	var (
+		f                   energyFlags
+		zone, family        string
+		vcpus, machineVCPUs uint32
+		pue                 float64
+		embG, lifespan      uint64
+	)
+	cmd := &cobra.Command{Use: "worker-profile", Short: "Record --from's worker energy profile on chain (zone, CPU family, vCPUs, PUE, embodied carbon)", Args: cobra.NoArgs}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, _ []string) error {
+		m := tx.MsgEnergyWorkerProfile{Zone: zone, CPUFamily: family, VCPUs: vcpus, MachineVCPUs: machineVCPUs, PUEMilli: uint32(math.Round(pue * 1000)), EmbodiedG: embG, LifespanHours: lifespan}
+		if err := m.ValidateBasic(); err != nil {
+			return err
+		}
+		_, err := e.send(ctx, cmd, m)
+		return err
+	})
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&zone, "zone", "", "grid zone the worker runs in")
+	cmd.Flags().StringVar(&family, "cpu", "", "CPU family (CCF coefficients), e.g. \"AMD EPYC 2nd Gen\"")
+	cmd.Flags().Uint32Var(&vcpus, "vcpus", 1, "vCPUs a job reserves")
+	cmd.Flags().Uint32Var(&machineVCPUs, "machine-vcpus", 1, "vCPUs of the machine")
+	cmd.Flags().Float64Var(&pue, "pue", float64(energy.DefaultPUEMilli)/1000, "power usage effectiveness of the site")
+	cmd.Flags().Uint64Var(&embG, "embodied-g", 0, "embodied carbon of the machine, gCO2e (from its LCA)")
+	cmd.Flags().Uint64Var(&lifespan, "lifespan-h", energy.DefaultLifespanHours, "expected lifespan in hours")
+	cmd.MarkFlagRequired("zone")
+	cmd.MarkFlagRequired("cpu")
+	return cmd
+}
+
+func newEnergyReceiptCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "receipt", Short: "Energy receipts of opML jobs"}
+	var sf energyFlags
+	show := &cobra.Command{Use: "show <job>", Short: "Show a job's stored energy receipt: Wh, method, location-based gCO2e, SCI per inference", Args: cobra.ExactArgs(1)}
+	show.RunE = energyRun(&sf, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, args []string) error {
+		var rec *app.EnergyReceiptRecord
+		if err := e.query(ctx, app.QueryEnergyReceipt, args[0], &rec); err != nil {
+			return err
+		}
+		if rec == nil {
+			return fmt.Errorf("job %s has no energy receipt", args[0])
+		}
+		var claimant string
+		if err := e.query(ctx, app.QueryEnergyJobClaim, args[0], &claimant); err != nil {
+			return err
+		}
+		var cl *app.EnergyClaim
+		if claimant != "" {
+			if err := e.query(ctx, app.QueryEnergyClaim, claimant+"/job:"+args[0], &cl); err != nil {
+				return err
+			}
+		}
+		out := struct {
+			Receipt *app.EnergyReceiptRecord `json:"receipt"`
+			Claim   *app.EnergyClaim         `json:"claim,omitempty"`
+		}{rec, cl}
+		return emit(cmd.OutOrStdout(), sf.json, out, func(w io.Writer) {
+			s := rec.SCI
+			fmt.Fprintf(w, "job %d, worker %s, zone %s, hour %s UTC\n", rec.Job, rec.Worker, rec.Zone, energyHourText(rec.Hour))
+			fmt.Fprintf(w, "energy %.3f Wh (%s)\n", float64(s.EnergyMWh)/1000, strings.ToUpper(rec.Method))
+			fmt.Fprintf(w, "location-based: E×I %.3f g + embodied %.3f g = %.3f gCO2e; SCI %.3f mgCO2e per inference (R = %d)\n",
+				float64(s.OperationalUg)/1e6, float64(s.EmbodiedUg)/1e6, float64(s.TotalUg)/1e6, float64(s.PerInferenceUg)/1000, s.Inferences)
+			if cl != nil {
+				fmt.Fprintf(w, "certificates retired by %s: %d Wh, of which %d Wh matched 24/7 (same zone and hour); the SCI above is not lowered by them\n", claimant, cl.RetiredWh, cl.Matched247Wh)
+			} else {
+				fmt.Fprintln(w, "no certificates retired for this job")
+			}
+		})
+	})
+	sf.add(show, false)
+	cmd.AddCommand(show)
+	return cmd
+}
+
+// --- bench ---
+
+func init() { benchCommands = append(benchCommands, newBenchEnergyCmd) }
+
+// energyBenchResult is what provena bench energy measures.
+type energyBenchResult struct {
+	Devices          int     `json:"devices"`
+	IssuedBundles    int     `json:"issued_bundles"`
+	IssueSeconds     float64 `json:"issue_seconds"`
+	IssuancesPerSec  float64 `json:"issuances_per_sec"`
+	Retirements      int     `json:"retirements"`
+	RetireSeconds    float64 `json:"retire_seconds"`
+	RetiresPerSec    float64 `json:"retirements_per_sec"`
+	ReceiptUs        float64 `json:"receipt_accounting_us"`
+	RAPLReadUs       float64 `json:"rapl_read_us,omitempty"`
+	RAPL             string  `json:"rapl"`
+	MinJobMsFor1Pct  float64 `json:"min_job_ms_for_1pct"`
+	ReferenceJobMs   float64 `json:"reference_job_ms"`
+	ReferenceOverPct float64 `json:"reference_overhead_pct"`
+}
+
+func newBenchEnergyCmd() *cobra.Command {
+	var (
+		devices, perBlock int
+		asJSON            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "energy",
+		Short: "Certificate issuances and retirements executed and committed per second by the ledger (in process, no consensus), and the per-job cost of energy accounting",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := runEnergyBench(devices, perBlock)
+			if err != nil {
+				return err
+			}
+			return emit(cmd.OutOrStdout(), asJSON, r, func(w io.Writer) {
+				fmt.Fprintf(w, "ledger, in process (IAVL commit each block, no CometBFT): %d devices, %d txs per block\n", r.Devices, perBlock)
+				fmt.Fprintf(w, "  issuance:   %d bundles in %.2f s = %.0f certificate issuances/s (24 hourly readings per tx)\n", r.IssuedBundles, r.IssueSeconds, r.IssuancesPerSec)
+				fmt.Fprintf(w, "  retirement: %d in %.2f s = %.0f retirements/s (one per tx)\n", r.Retirements, r.RetireSeconds, r.RetiresPerSec)
+				fmt.Fprintf(w, "per-job accounting (estimate, receipt, SCI, sign, encode, tx): %.1f µs; RAPL: %s", r.ReceiptUs, r.RAPL)
+				if r.RAPLReadUs > 0 {
+					fmt.Fprintf(w, " (%.1f µs per read)", r.RAPLReadUs)
+				}
+				fmt.Fprintf(w, "\n  under 1%% of the job's time for any job longer than %.2f ms; on the reference job (%.1f ms of float work) it is %.3f%%\n", r.MinJobMsFor1Pct, r.ReferenceJobMs, r.ReferenceOverPct)
+			})
+		},
+	}
+	cmd.Flags().IntVar(&devices, "devices", 400, "production devices (one account each)")
+	cmd.Flags().IntVar(&perBlock, "per-block", 200, "transactions per block")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func runEnergyBench(devices, perBlock int) (energyBenchResult, error) {
+	res := energyBenchResult{Devices: devices}
+	a := app.OpenMem()
+	defer a.Close()
+	keysOf := make([]ed25519.PrivateKey, devices)
+	meters := make([]ed25519.PrivateKey, devices)
+	for i := range keysOf {
+		keysOf[i] = energyBenchKey(10_000 + i)
+		meters[i] = energyBenchKey(20_000 + i)
+	}
+	params := app.DefaultParams()
+	if _, err := a.InitChain(energyBenchChain, energyBenchGenesis(params, keysOf)); err != nil {
+		return res, err
+	}
+	nonces := make([]uint64, devices)
+	height := int64(0)
+	run := func(txs [][]byte) error {
+		for i := 0; i < len(txs); i += perBlock {
+			height++
+			br, err := a.ExecuteBlock(app.Block{Height: height, Time: time.Unix(1_780_000_000+height, 0), Txs: txs[i:min(i+perBlock, len(txs))]})
+			if err != nil {
+				return err
+			}
+			for _, r := range br.TxResults {
+				if r.Code != app.CodeOK {
+					return fmt.Errorf("bench tx failed: %d %s", r.Code, r.Log)
+				}
+			}
+			if _, err := a.Commit(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	sign := func(i int, m tx.Msg) ([]byte, error) {
+		b, err := tx.Sign(keysOf[i], energyBenchChain, nonces[i], params.MinFee, m)
+		nonces[i]++
+		return b, err
+	}
+	var setup [][]byte
+	for i := range devices {
+		b, err := sign(i, tx.MsgEnergyRegisterDevice{Tech: "solar", CapacityW: 5000, Zone: "DE", MeterPubKey: meters[i].Public().(ed25519.PublicKey)})
+		if err != nil {
+			return res, err
+		}
+		setup = append(setup, b)
+	}
+	if err := run(setup); err != nil {
+		return res, err
+	}
+	day := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Unix()
+	var issue [][]byte
+	for i := range devices {
+		id := energy.DeviceIDFromMeterKey(meters[i].Public().(ed25519.PublicKey))
+		m := tx.MsgEnergySubmitReadings{Device: id}
+		var cum uint64
+		for h := int64(0); h < 24; h++ {
+			cum += 1000
+			r := energy.Reading{Device: id, Start: day + h*3600, End: day + (h+1)*3600, Wh: 1000, CumulativeWh: cum}
+			sig, err := energy.SignReading(meters[i], energyBenchChain, r)
+			if err != nil {
+				return res, err
+			}
+			m.Readings = append(m.Readings, tx.EnergySignedReading{Start: r.Start, End: r.End, Wh: r.Wh, CumulativeWh: r.CumulativeWh, Signature: sig})
+		}
+		b, err := sign(i, m)
+		if err != nil {
+			return res, err
+		}
+		issue = append(issue, b)
+	}
+	t0 := time.Now()
+	if err := run(issue); err != nil {
+		return res, err
+	}
+	res.IssueSeconds = time.Since(t0).Seconds()
+	res.IssuedBundles = devices * 24
+	res.IssuancesPerSec = float64(res.IssuedBundles) / res.IssueSeconds
+	// Bundle ids are sequential per device in issue order: device i holds
+	// 24i+1 .. 24i+24. Retire each device's first 5 hours in full.
+	var retire [][]byte
+	for i := range devices {
+		for h := range 5 {
+			id := uint64(24*i + h + 1)
+			b, err := sign(i, tx.MsgEnergyRetire{Cert: id, Wh: 1000, Claim: fmt.Sprintf("bench-%d", h), Zone: "DE", Hour: day + int64(h)*3600, ConsumptionWh: 1000})
+			if err != nil {
+				return res, err
+			}
+			retire = append(retire, b)
+		}
+	}
+	t0 = time.Now()
+	if err := run(retire); err != nil {
+		return res, err
+	}
+	res.RetireSeconds = time.Since(t0).Seconds()
+	res.Retirements = len(retire)
+	res.RetiresPerSec = float64(res.Retirements) / res.RetireSeconds
+
+	// Per-job accounting: what a worker adds to a job.
+	worker := energyBenchKey(1)
+	const n = 2000
+	t0 = time.Now()
+	for i := range n {
+		ev, err := energy.NewEstimated("AMD EPYC 2nd Gen", 4, 1000+uint64(i), 3000, 1200)
+		if err != nil {
+			return res, err
+		}
+		r := &energy.Receipt{
+			JobID: strconv.Itoa(i), Worker: worker.Public().(ed25519.PublicKey), Zone: "DE", StartMs: 0, EndMs: 1000 + int64(i), Inferences: 1, Evidence: ev,
+			Intensity: energy.Intensity{MgPerKWh: 341_000, Source: energy.SourceAnnual}, Embodied: energy.Embodied{TotalG: 1_200_000, LifespanHours: 35040, ReservedVCPUs: 4, TotalVCPUs: 64},
+		}
+		if err := r.Sign(worker); err != nil {
+			return res, err
+		}
+		if _, err := energy.ComputeSCI(r); err != nil {
+			return res, err
+		}
+		b, err := r.Encode()
+		if err != nil {
+			return res, err
+		}
+		if _, err := tx.Sign(worker, energyBenchChain, uint64(i), params.MinFee, tx.MsgEnergyReceipt{Receipt: b}); err != nil {
+			return res, err
+		}
+	}
+	res.ReceiptUs = float64(time.Since(t0).Microseconds()) / n
+	res.RAPL = "not readable here (estimates are used)"
+	if rp, err := energy.OpenRAPL(energy.DefaultPowercapRoot); err == nil {
+		t0 = time.Now()
+		for range n {
+			if _, err := rp.Read(); err != nil {
+				return res, err
+			}
+		}
+		res.RAPLReadUs = float64(time.Since(t0).Microseconds()) / n
+		res.RAPL = "readable: " + strings.Join(rp.Zones(), ", ")
+	}
+	perJobUs := res.ReceiptUs + 2*res.RAPLReadUs
+	res.MinJobMsFor1Pct = perJobUs * 100 / 1000
+	// A reference job: a fixed amount of float work standing in for a small
+	// inference, so the overhead is a measured ratio on this machine.
+	t0 = time.Now()
+	x := 0.0
+	for i := range 20_000_000 {
+		x += math.Sqrt(float64(i))
+	}
+	res.ReferenceJobMs = float64(time.Since(t0).Microseconds()) / 1000
+	if x < 0 {
+		return res, errors.New("unreachable")
+	}
+	res.ReferenceOverPct = perJobUs / 1000 / res.ReferenceJobMs * 100
+	return res, nil
+}
+
+const energyBenchChain = "provena-energy-bench"
+
+func energyBenchKey(i int) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte(fmt.Sprintf("provena energy bench key %d", i)))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+func energyBenchGenesis(p app.Params, ks []ed25519.PrivateKey) []byte {
+	g := app.Genesis{Params: p}
+	for _, k := range ks {
+		g.Accounts = append(g.Accounts, app.GenesisAccount{Address: tx.AddressFromPubKey(k.Public().(ed25519.PublicKey)).String(), Balance: 1_000_000_000})
+	}
+	b, _ := json.Marshal(g)
+	return b
 }
