@@ -94,23 +94,48 @@ func handleDataRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 }
 
 func addOwned(ctx *Context, owner tx.Address, id tx.DataHash) error {
-	idx := OwnerIndex{Owner: owner}
-	if _, err := getJSON(ctx, DataOwnerKey(owner), &idx); err != nil {
-		return err
-	}
-	if len(idx.Assets) >= DataMaxOwned {
-		return Fail(CodeDataLimit, "%s already owns %d assets, the limit", owner, len(idx.Assets))
-	}
-	i := sort.Search(len(idx.Assets), func(i int) bool { return bytes.Compare(idx.Assets[i][:], id[:]) >= 0 })
-	idx.Assets = append(idx.Assets, tx.DataHash{})
-	copy(idx.Assets[i+1:], idx.Assets[i:])
-	idx.Assets[i] = id
-	return setJSON(ctx, DataOwnerKey(owner), &idx)
+	return indexAdd(ctx, DataOwnerKey(owner), func(l []tx.DataHash) any { return &OwnerIndex{Owner: owner, Assets: l} }, id, DataMaxOwned, owner, "owns")
 }
 
 func removeOwned(ctx *Context, owner tx.Address, id tx.DataHash) error {
-	idx := OwnerIndex{Owner: owner}
-	if _, err := getJSON(ctx, DataOwnerKey(owner), &idx); err != nil {
+	return indexRemove(ctx, DataOwnerKey(owner), func(l []tx.DataHash) any { return &OwnerIndex{Owner: owner, Assets: l} }, id)
+}
+
+func addGranted(ctx *Context, a tx.Address, id tx.DataHash) error {
+	return indexAdd(ctx, DataGranteeKey(a), func(l []tx.DataHash) any { return &GranteeIndex{Grantee: a, Assets: l} }, id, DataMaxGranted, a, "holds grants or purchases of")
+}
+
+func removeGranted(ctx *Context, a tx.Address, id tx.DataHash) error {
+	return indexRemove(ctx, DataGranteeKey(a), func(l []tx.DataHash) any { return &GranteeIndex{Grantee: a, Assets: l} }, id)
+}
+
+// indexAdd inserts id into the sorted asset list stored at key (a no-op if
+// present); wrap builds the stored record around the list.
+func indexAdd(ctx *Context, key []byte, wrap func([]tx.DataHash) any, id tx.DataHash, limit int, who tx.Address, verb string) error {
+	var idx struct {
+		Assets []tx.DataHash `json:"assets"`
+	}
+	if _, err := getJSON(ctx, key, &idx); err != nil {
+		return err
+	}
+	i := sort.Search(len(idx.Assets), func(i int) bool { return bytes.Compare(idx.Assets[i][:], id[:]) >= 0 })
+	if i < len(idx.Assets) && idx.Assets[i] == id {
+		return nil
+	}
+	if len(idx.Assets) >= limit {
+		return Fail(CodeDataLimit, "%s already %s %d assets, the limit", who, verb, len(idx.Assets))
+	}
+	idx.Assets = append(idx.Assets, tx.DataHash{})
+	copy(idx.Assets[i+1:], idx.Assets[i:])
+	idx.Assets[i] = id
+	return setJSON(ctx, key, wrap(idx.Assets))
+}
+
+func indexRemove(ctx *Context, key []byte, wrap func([]tx.DataHash) any, id tx.DataHash) error {
+	var idx struct {
+		Assets []tx.DataHash `json:"assets"`
+	}
+	if _, err := getJSON(ctx, key, &idx); err != nil {
 		return err
 	}
 	out := idx.Assets[:0]
@@ -120,10 +145,9 @@ func removeOwned(ctx *Context, owner tx.Address, id tx.DataHash) error {
 		}
 	}
 	if len(out) == 0 {
-		return ctx.Delete(DataOwnerKey(owner))
+		return ctx.Delete(key)
 	}
-	idx.Assets = out
-	return setJSON(ctx, DataOwnerKey(owner), &idx)
+	return setJSON(ctx, key, wrap(out))
 }
 
 // ownedAsset loads an asset the sender must own.
@@ -206,6 +230,9 @@ func handleDataGrant(ctx *Context, sender tx.Address, m tx.Msg) error {
 		r.Grants = append(r.Grants, GrantEntry{})
 		copy(r.Grants[i+1:], r.Grants[i:])
 		r.Grants[i] = GrantEntry{To: msg.To}
+		if err := addGranted(ctx, msg.To, r.ID); err != nil {
+			return err
+		}
 	}
 	g := &r.Grants[i]
 	paid := uint64(0)
@@ -268,6 +295,9 @@ func handleDataRevoke(ctx *Context, sender tx.Address, m tx.Msg) error {
 		}
 		ctx.Emit("data_cancel", "asset", r.ID.String(), "buyer", sender.String(), "refund", u64(r.Grants[i].Escrow))
 		r.Grants = append(r.Grants[:i], r.Grants[i+1:]...)
+		if err := removeGranted(ctx, sender, r.ID); err != nil {
+			return err
+		}
 		return saveAsset(ctx, r)
 	}
 	if !ok || r.Grants[i].State == GrantRevoked {
@@ -311,6 +341,9 @@ func handleDataBuy(ctx *Context, sender tx.Address, m tx.Msg) error {
 	r.Grants = append(r.Grants, GrantEntry{})
 	copy(r.Grants[i+1:], r.Grants[i:])
 	r.Grants[i] = GrantEntry{To: sender, State: GrantPending, Escrow: r.Price, Height: ctx.Height()}
+	if err := addGranted(ctx, sender, r.ID); err != nil {
+		return err
+	}
 	if err := saveAsset(ctx, r); err != nil {
 		return err
 	}
@@ -332,6 +365,9 @@ func handleDataTransfer(ctx *Context, sender tx.Address, m tx.Msg) error {
 			return Fail(CodeDataNoGrant, "transfer: %s has a pending purchase of asset %s; grant or revoke it first", msg.To, r.ID)
 		}
 		r.Grants = append(r.Grants[:i], r.Grants[i+1:]...)
+		if err := removeGranted(ctx, msg.To, r.ID); err != nil {
+			return err
+		}
 	}
 	if err := removeOwned(ctx, sender, r.ID); err != nil {
 		return err

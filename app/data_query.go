@@ -23,6 +23,7 @@ const (
 	QueryDataBlob       = "/data/blob"       // data: ROOT; value: BlobAssetJSON or null
 	QueryDataRecipient  = "/data/datakey"    // data: ADDRESS; value: DataKeyJSON
 	QueryDataWithdrawal = "/data/withdrawal" // data: ASSET/ADDRESS; value: Withdrawal or null
+	QueryDataGranted    = "/data/granted"    // data: ADDRESS; value: GranteeIndex
 )
 
 // WrappedKeyJSON is the /data/key value.
@@ -160,6 +161,29 @@ func init() {
 			if raw != nil {
 				if err := json.Unmarshal(raw, &idx); err != nil {
 					return nil, fmt.Errorf("decode owner index: %w", err)
+				}
+			}
+			return json.Marshal(idx)
+		},
+	})
+	RegisterQuery(QueryDataGranted, QueryRoute{
+		Key: func(d []byte) ([]byte, error) {
+			a, err := parseQueryAddress(d)
+			if err != nil {
+				return nil, err
+			}
+			return DataGranteeKey(a), nil
+		},
+		Render: func(key, raw []byte) ([]byte, error) {
+			rest, err := keySuffix(key, prefixDataGrantee, tx.AddressLen)
+			if err != nil {
+				return nil, err
+			}
+			idx := GranteeIndex{Assets: []tx.DataHash{}}
+			copy(idx.Grantee[:], rest)
+			if raw != nil {
+				if err := json.Unmarshal(raw, &idx); err != nil {
+					return nil, fmt.Errorf("decode grantee index: %w", err)
 				}
 			}
 			return json.Marshal(idx)

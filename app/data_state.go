@@ -71,6 +71,9 @@ const (
 	DataMaxVersions = 1000
 	// DataMaxOwned bounds the owner index of one account.
 	DataMaxOwned = 1000
+	// DataMaxGranted bounds the assets one account holds grants or
+	// pending purchases of.
+	DataMaxGranted = 1000
 )
 
 // State layout of the data module, under "d/".
@@ -84,6 +87,7 @@ var (
 	prefixDataReceipt  = []byte("d/r/") // <asset 32><seq 8> -> Receipt JSON
 	prefixDataClaim    = []byte("d/c/") // <asset 32><version 4><address 20> -> claimed upv, 8 bytes
 	prefixDataWithdraw = []byte("d/x/") // <asset 32><address 20> -> Withdrawal JSON
+	prefixDataGrantee  = []byte("d/h/") // <address 20> -> GranteeIndex JSON
 )
 
 func dataKey(prefix []byte, parts ...[]byte) []byte {
@@ -116,6 +120,9 @@ func DataBlobKey(root tx.DataHash) []byte { return dataKey(prefixDataBlob, root[
 
 // DataOwnerKey is the key of an account's owned-assets index.
 func DataOwnerKey(a tx.Address) []byte { return dataKey(prefixDataOwner, a[:]) }
+
+// DataGranteeKey is the key of an account's granted-assets index.
+func DataGranteeKey(a tx.Address) []byte { return dataKey(prefixDataGrantee, a[:]) }
 
 // DataRecipientKey is the key of an account's published data recipient.
 func DataRecipientKey(a tx.Address) []byte { return dataKey(prefixDataKey, a[:]) }
@@ -203,6 +210,13 @@ type VersionRecord struct {
 type OwnerIndex struct {
 	Owner  tx.Address    `json:"owner"`
 	Assets []tx.DataHash `json:"assets"`
+}
+
+// GranteeIndex lists the assets an account was granted or bought
+// (pending, active or revoked: a revoked grantee keeps what it had), sorted.
+type GranteeIndex struct {
+	Grantee tx.Address    `json:"grantee"`
+	Assets  []tx.DataHash `json:"assets"`
 }
 
 // Receipt records a payment for, or a use of, an asset.

@@ -326,6 +326,11 @@ func TestDataLifecycle(t *testing.T) {
 		t.Fatalf("escrow: bob %d pool %d", c.balance(B), c.balance(app.DataPoolAddress))
 	}
 	c.fails(bob, tx.MsgDataBuy{Asset: id, MaxPrice: 1000}, app.CodeDataNoGrant, "already has a pending grant", id)
+	var gi app.GranteeIndex
+	json.Unmarshal(c.query(app.QueryDataGranted, B.String()), &gi)
+	if gi.Grantee != B || len(gi.Assets) != 1 || gi.Assets[0] != id {
+		t.Fatalf("bob's granted index %+v", gi)
+	}
 	if got := c.wrapped(id, 1, B); got != nil {
 		t.Fatal("bob has a key before the grant")
 	}
@@ -443,6 +448,10 @@ func TestDataLifecycle(t *testing.T) {
 	}
 	if got := c.asset(id).Grants; len(got) != 1 {
 		t.Fatalf("cancelled purchase left a grant: %+v", got)
+	}
+	json.Unmarshal(c.query(app.QueryDataGranted, D.String()), &gi)
+	if len(gi.Assets) != 0 {
+		t.Fatalf("cancelled purchase left dave indexed: %+v", gi)
 	}
 
 	// Transfer to dave, with the current key wrapped to him.

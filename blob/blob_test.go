@@ -168,6 +168,17 @@ func TestStoreAndFetch(t *testing.T) {
 			if n, err := c.Upload(context.Background(), srv.URL, l, bytes.NewReader(data)); err != nil || n != 0 {
 				t.Fatalf("re-upload sent %d, %v", n, err)
 			}
+			// A reopened store (a node restart) still serves the blob.
+			s2, err := Open(s.Dir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, err := s2.Status(l.Manifest.Root); err != nil || !st.Complete || st.Manifest != l.Manifest {
+				t.Fatalf("reopened status %+v %v", st, err)
+			}
+			if d, _, err := s2.Chunk(l.Manifest.Root, l.Manifest.Chunks-1); err != nil || !bytes.Equal(d, data[(l.Manifest.Chunks-1)*ChunkSize:]) {
+				t.Fatalf("reopened chunk: %v", err)
+			}
 		})
 	}
 }

@@ -864,10 +864,13 @@ func newDataContributorCmd(use, short string, withdraw bool) *cobra.Command {
 
 func newDataLsCmd() *cobra.Command {
 	f := &dataFlags{}
-	var owner string
+	var (
+		owner   string
+		granted bool
+	)
 	cmd := &cobra.Command{
 		Use:   "ls",
-		Short: "List the assets of --owner (default: every key in the keyring)",
+		Short: "List the assets of --owner (default: every key in the keyring); --granted lists what they were granted or bought",
 		Args:  cobra.NoArgs,
 	}
 	cmd.RunE = dataRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
@@ -894,7 +897,11 @@ func newDataLsCmd() *cobra.Command {
 		var assets []*app.AssetRecord
 		for _, o := range owners {
 			var idx app.OwnerIndex
-			if err := e.query(ctx, app.QueryDataOwner, o.String(), &idx); err != nil {
+			path := app.QueryDataOwner
+			if granted {
+				path = app.QueryDataGranted
+			}
+			if err := e.query(ctx, path, o.String(), &idx); err != nil {
 				return err
 			}
 			for _, id := range idx.Assets {
@@ -919,6 +926,7 @@ func newDataLsCmd() *cobra.Command {
 	})
 	f.add(cmd, false)
 	cmd.Flags().StringVar(&owner, "owner", "", "owner address (pv…) or key name")
+	cmd.Flags().BoolVar(&granted, "granted", false, "list the assets granted to (or bought by) the account instead of those it owns")
 	return cmd
 }
 

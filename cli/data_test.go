@@ -171,6 +171,10 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	if len(ls) != 1 || ls[0].Versions != 2 || ls[0].Earned != 20 {
 		t.Fatalf("ls: %+v", ls)
 	}
+	json.Unmarshal([]byte(must("data", "ls", "--owner", "bob", "--granted", "--json")), &ls)
+	if len(ls) != 1 || ls[0].ID.String() != id {
+		t.Fatalf("ls --granted: %+v", ls)
+	}
 	var show dataShowOutput
 	json.Unmarshal([]byte(must("data", "show", id, "--json")), &show)
 	if len(show.Versions) != 2 {
