@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/provena/provena/client"
 	"github.com/provena/provena/keys"
 	"github.com/provena/provena/node"
 	"github.com/provena/provena/npy"
@@ -114,4 +115,112 @@ func TestOpmlCheatingWorkerCLI(t *testing.T) {
 	t.Logf("dispute over a real node: %d moves: %s", j.Disputes[0].Moves, j.Disputes[0].Reason)
 	t.Log(cli(t, "job", "show", fmt.Sprint(sub.Job), "--home", home))
 	p.stop()
+}
+
+// TestOpmlDisputeFourValidatorsRestart plays the cheating-worker dispute on
+// a 4-validator network and kills and restarts one validator in the middle
+// of it: the dispute ends the same way and every node agrees on the app
+// hash.
+func TestOpmlDisputeFourValidatorsRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opML on 4 validators runs without -short")
+	}
+	m, err := opmltest.Model()
+	if err != nil {
+		t.Skip(err)
+	}
+	homes := testnet(t, 4)
+	ps := make([]*proc, 4)
+	for i, h := range homes {
+		ps[i] = startNode(t, h.Dir)
+	}
+	ctx := ctxT(t, 6*time.Minute)
+	waitHeight(t, ctx, ps[0].api, 3)
+	home := homes[0].Dir
+	kb := []string{"--home", home, "--keyring-backend", "test"}
+	with := func(args ...string) []string { return append(args, kb...) }
+	for _, k := range []string{"w1", "v1"} {
+		cli(t, with("keys", "add", k)...)
+		cli(t, with("tx", "send", "--from", "alice", "--to", k, "--amount", "100000", "--wait")...)
+	}
+	dir := t.TempDir()
+	pvm := filepath.Join(dir, "cnn.pvm")
+	if err := m.Save(pvm); err != nil {
+		t.Fatal(err)
+	}
+	var x bytes.Buffer
+	if err := npy.Write(&x, opmltest.Input(9)["x"]); err != nil {
+		t.Fatal(err)
+	}
+	xpath := filepath.Join(dir, "x.npy")
+	if err := os.WriteFile(xpath, x.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var reg struct {
+		ModelID string `json:"model_id"`
+	}
+	mustJSON(t, cli(t, with("model", "register", pvm, "--from", "alice", "--fee", "50", "--json")...), &reg)
+	background(t, filepath.Join(dir, "worker.log"), with("worker", "start", "--from", "w1", "--bond", "10000", "--interval", "200ms", "--fault", "corrupt:3:100")...)
+	background(t, filepath.Join(dir, "watcher.log"), with("watcher", "start", "--from", "v1", "--interval", "200ms")...)
+	var sub struct {
+		Job uint64 `json:"job"`
+	}
+	mustJSON(t, cli(t, with("job", "submit", "--from", "alice", "--model", reg.ModelID, "--input", xpath, "--worker-fee", "100", "--json")...), &sub)
+
+	type jobView struct {
+		State string `json:"state"`
+		Game  *struct {
+			Moves int `json:"moves"`
+		} `json:"game"`
+		Disputes []struct {
+			Winner string `json:"winner"`
+			Moves  int    `json:"moves"`
+		} `json:"disputes"`
+	}
+	show := func() jobView {
+		var j jobView
+		mustJSON(t, cli(t, with("job", "show", fmt.Sprint(sub.Job), "--json")...), &j)
+		return j
+	}
+	// Wait until the dispute is a few moves in, then restart a validator.
+	for {
+		j := show()
+		if j.Game != nil && j.Game.Moves >= 4 {
+			break
+		}
+		if j.State == "refunded" || j.State == "final" {
+			t.Fatalf("job closed (%s) before the restart", j.State)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("dispute did not start: %+v", j)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	ps[2].kill()
+	waitHeight(t, ctx, ps[0].api, height(t, ctx, ps[0].api)+3)
+	ps[2] = startNode(t, homes[2].Dir)
+	var j jobView
+	for {
+		if j = show(); j.State == "refunded" || j.State == "final" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			wl, _ := os.ReadFile(filepath.Join(dir, "worker.log"))
+			vl, _ := os.ReadFile(filepath.Join(dir, "watcher.log"))
+			t.Fatalf("job not closed: %+v\nworker:\n%s\nwatcher:\n%s", j, wl, vl)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	if j.State != "refunded" || len(j.Disputes) != 1 || j.Disputes[0].Winner != "challenger" {
+		t.Fatalf("job ended %+v", j)
+	}
+	end := height(t, ctx, ps[0].api)
+	for _, p := range ps {
+		waitHeight(t, ctx, p.api, end+1)
+	}
+	nodes := []*client.Client{ps[0].api, ps[1].api, ps[2].api, ps[3].api}
+	compareAppHashes(t, ctx, nodes, end+1)
+	t.Logf("dispute of %d moves ended %s with validator 2 restarted; 4 nodes agree up to height %d", j.Disputes[0].Moves, j.Disputes[0].Winner, end+1)
 }
