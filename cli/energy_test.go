@@ -242,3 +242,13 @@ func TestEnergyCLIEndToEnd(t *testing.T) {
 }
 
 func jsonNum(v uint64) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestEnergyBenchSmall(t *testing.T) {
+	r, err := runEnergyBench(6, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.IssuedBundles != 144 || r.Retirements != 30 || r.IssuancesPerSec <= 0 || r.ReceiptUs <= 0 {
+		t.Fatalf("%+v", r)
+	}
+}
