@@ -529,7 +529,8 @@ func opmlAdvance(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 
 // opmlAssign draws the job's worker from the eligible set (bond at least
 // the minimum, no job in hand, not tried before for this job), sorted by
-// address, with an index from the module's running seed and the job id.
+// address, with an index from the module's running seed, the job id, the
+// height and the block time.
 func opmlAssign(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 	p := DefaultOpmlParams()
 	var eligible []*OpmlWorker
@@ -563,6 +564,9 @@ func opmlAssign(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 	hb.Write(binary.BigEndian.AppendUint64(nil, j.ID))
 	hb.Write(binary.BigEndian.AppendUint64(nil, uint64(ctx.Height())))
 	hb.Write(binary.BigEndian.AppendUint64(nil, uint64(len(j.Tried))))
+	// The header time, to the nanosecond, is the one value of the block a
+	// requester cannot know when it signs (the proposer sets it).
+	hb.Write(binary.BigEndian.AppendUint64(nil, uint64(ctx.BlockTime().UnixNano())))
 	d := hb.Sum(nil)
 	w := eligible[binary.BigEndian.Uint64(d)%uint64(len(eligible))]
 	w.Job = j.ID

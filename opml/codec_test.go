@@ -128,3 +128,71 @@ func FuzzDecodeMove(f *testing.F) {
 		}
 	})
 }
+
+// FuzzGame plays arbitrary move sequences, each byte group choosing a
+// party, a height step, a move kind and a payload (sometimes the honest or
+// lying answer, sometimes garbage). The game must never panic, must only
+// advance on accepted moves, and must end with a winner once over.
+func FuzzGame(f *testing.F) {
+	fx := load(f)
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})
+	f.Add([]byte{255, 0, 128, 7, 64, 3, 200, 9})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		w, c := fx.view(t), fx.view(t)
+		if err := w.Corrupt(3, 0, 10); err != nil {
+			t.Fatal(err)
+		}
+		g := newGame(t, fx, w, 1)
+		height := int64(1)
+		for i := 0; i+2 < len(b) && g.Stage != StageOver; i += 3 {
+			by := Party(1 + b[i]%2)
+			height += int64(b[i+1] % 4)
+			before := *g
+			var err error
+			switch k := b[i+2] % 8; {
+			case k < 4: // the honest party's move
+				if g.Turn == Worker {
+					mv, step, aerr := w.Answer(g)
+					if aerr != nil {
+						continue
+					}
+					if step != nil {
+						enc, _ := EncodeStepProof(step)
+						err = g.ApplyStep(by, height, enc)
+					} else {
+						err = g.Apply(by, height, mv)
+					}
+				} else {
+					mv, cerr := c.Challenge(g)
+					if cerr != nil {
+						continue
+					}
+					err = g.Apply(by, height, mv)
+				}
+			case k < 7: // a garbage payload of some kind
+				kind := MoveKind(1 + b[i+2]%6)
+				mv, derr := DecodeMove(kind, b[i:min(i+64+int(b[i+1]), len(b))])
+				if derr != nil {
+					continue
+				}
+				err = g.Apply(by, height, mv)
+			default:
+				err = g.ApplyStep(by, height, b[i:])
+			}
+			if err != nil && (g.Stage != before.Stage || g.Moves != before.Moves || g.At != before.At || g.Turn != before.Turn) {
+				t.Fatalf("rejected move changed the game: %v", err)
+			}
+			g.Timeout(height)
+		}
+		if g.Stage == StageOver && g.Winner == NoParty {
+			t.Fatal("game over without a winner")
+		}
+		// A game settled by a proof is won by the side the recomputation
+		// supports (a random challenger may lead it to an element the
+		// lying worker committed correctly, which the worker then wins).
+		if g.Step != nil && (g.Step.Match != (g.Winner == Worker)) {
+			t.Fatalf("step match %v but %s won", g.Step.Match, g.Winner)
+		}
+	})
+}
