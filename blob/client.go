@@ -112,9 +112,8 @@ func (c *Client) Upload(ctx context.Context, node string, l *Layout, src io.Read
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, ChunkSize)
 			for i := range todo {
-				err := c.putChunk(ctx, node, l, src, i, buf)
+				err := c.putChunk(ctx, node, l, src, i)
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err
@@ -145,20 +144,22 @@ feed:
 	return sent, nil
 }
 
-func (c *Client) putChunk(ctx context.Context, node string, l *Layout, src io.ReaderAt, i int, buf []byte) error {
+func (c *Client) putChunk(ctx context.Context, node string, l *Layout, src io.ReaderAt, i int) error {
 	if i < 0 || i >= l.Manifest.Chunks {
 		return fmt.Errorf("node asked for chunk %d of %d", i, l.Manifest.Chunks)
-	}
-	n := l.Manifest.ChunkLen(i)
-	if _, err := src.ReadAt(buf[:n], int64(i)*ChunkSize); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
-		return fmt.Errorf("read chunk %d: %w", i, err)
 	}
 	proof, err := l.Proof(i)
 	if err != nil {
 		return err
 	}
+	// Frame the proof, then read the chunk straight into the frame.
+	n := l.Manifest.ChunkLen(i)
+	frame := EncodeChunk(proof, make([]byte, n))
+	if _, err := src.ReadAt(frame[len(frame)-n:], int64(i)*ChunkSize); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
+		return fmt.Errorf("read chunk %d: %w", i, err)
+	}
 	url := baseURL(node) + "/" + l.Manifest.Root.String() + "/chunks/" + strconv.Itoa(i)
-	_, err = c.do(ctx, http.MethodPut, url, EncodeChunk(proof, buf[:n]), nil)
+	_, err = c.do(ctx, http.MethodPut, url, frame, nil)
 	return err
 }
 

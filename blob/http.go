@@ -163,12 +163,11 @@ func (h *handler) putChunk(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	proof, data, err := DecodeChunk(b)
-	if err != nil {
+	if _, _, err := DecodeChunk(b); err != nil {
 		writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	if err := h.s.PutChunk(root, i, data, proof); err != nil {
+	if err := h.s.PutFramed(root, i, b); err != nil {
 		fail(w, err)
 		return
 	}
@@ -184,13 +183,14 @@ func (h *handler) getChunk(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data, proof, err := h.s.Chunk(root, i)
+	b, err := h.s.Framed(root, i)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Write(EncodeChunk(proof, data))
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
 }
 
 // readAllSized reads at most limit+1 bytes, allocating once when the length

@@ -132,6 +132,16 @@ func (s *Store) manifestLocked(root merkle.Hash) (Manifest, error) {
 
 // PutChunk verifies chunk i of blob root against its manifest and stores it.
 func (s *Store) PutChunk(root merkle.Hash, i int, data []byte, proof []merkle.Hash) error {
+	return s.PutFramed(root, i, EncodeChunk(proof, data))
+}
+
+// PutFramed is PutChunk for a chunk already framed by EncodeChunk (as it
+// arrives over HTTP), stored without copying.
+func (s *Store) PutFramed(root merkle.Hash, i int, framed []byte) error {
+	proof, data, err := DecodeChunk(framed)
+	if err != nil {
+		return err
+	}
 	m, err := s.Manifest(root)
 	if err != nil {
 		return err
@@ -139,7 +149,7 @@ func (s *Store) PutChunk(root merkle.Hash, i int, data []byte, proof []merkle.Ha
 	if err := m.VerifyChunk(i, data, proof); err != nil {
 		return fmt.Errorf("blob %s: %w", root, err)
 	}
-	if err := writeAtomic(s.chunkPath(root, i), EncodeChunk(proof, data)); err != nil {
+	if err := writeAtomic(s.chunkPath(root, i), framed); err != nil {
 		return fmt.Errorf("store chunk %d of %s: %w", i, root, err)
 	}
 	return nil
@@ -148,22 +158,33 @@ func (s *Store) PutChunk(root merkle.Hash, i int, data []byte, proof []merkle.Ha
 // Chunk reads chunk i of blob root and its proof, verifying both: a chunk
 // corrupted on disk is removed and reported as ErrCorrupt.
 func (s *Store) Chunk(root merkle.Hash, i int) (data []byte, proof []merkle.Hash, err error) {
-	m, err := s.Manifest(root)
+	b, err := s.Framed(root, i)
 	if err != nil {
 		return nil, nil, err
 	}
+	proof, data, err = DecodeChunk(b)
+	return data, proof, err
+}
+
+// Framed is Chunk returning the verified chunk in its EncodeChunk framing,
+// as stored and as served.
+func (s *Store) Framed(root merkle.Hash, i int) ([]byte, error) {
+	m, err := s.Manifest(root)
+	if err != nil {
+		return nil, err
+	}
 	if i < 0 || i >= m.Chunks {
-		return nil, nil, fmt.Errorf("blob %s has %d chunks, no chunk %d: %w", root, m.Chunks, i, ErrNotFound)
+		return nil, fmt.Errorf("blob %s has %d chunks, no chunk %d: %w", root, m.Chunks, i, ErrNotFound)
 	}
 	p := s.chunkPath(root, i)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("chunk %d of %s: %w", i, root, ErrNotFound)
+		return nil, fmt.Errorf("chunk %d of %s: %w", i, root, ErrNotFound)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read chunk %d of %s: %w", i, root, err)
+		return nil, fmt.Errorf("read chunk %d of %s: %w", i, root, err)
 	}
-	proof, data, err = DecodeChunk(b)
+	proof, data, err := DecodeChunk(b)
 	if err == nil {
 		err = m.VerifyChunk(i, data, proof)
 	}
@@ -171,11 +192,11 @@ func (s *Store) Chunk(root merkle.Hash, i int) (data []byte, proof []merkle.Hash
 		// Dropping it makes the chunk missing again, so a re-upload or
 		// another node's copy can repair it.
 		if rerr := os.Remove(p); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("chunk %d of %s: %w (and removing it failed: %v)", i, root, ErrCorrupt, rerr)
+			return nil, fmt.Errorf("chunk %d of %s: %w (and removing it failed: %v)", i, root, ErrCorrupt, rerr)
 		}
-		return nil, nil, fmt.Errorf("chunk %d of %s: %w: %v", i, root, ErrCorrupt, err)
+		return nil, fmt.Errorf("chunk %d of %s: %w: %v", i, root, ErrCorrupt, err)
 	}
-	return data, proof, nil
+	return b, nil
 }
 
 // Status is what a node holds of a blob.
