@@ -27,6 +27,7 @@ import (
 	"github.com/provena/provena/client"
 	"github.com/provena/provena/energy"
 	"github.com/provena/provena/energy/chart"
+	"github.com/provena/provena/keys"
 	"github.com/provena/provena/node"
 	"github.com/provena/provena/tx"
 )
@@ -49,7 +50,7 @@ func newEnergyCmd() *cobra.Command {
 	cmd.AddCommand(meter, device, intensity, oracles,
 		newEnergyCertsCmd(), newEnergyOffersCmd(), newEnergyOfferCmd(), newEnergyCancelCmd(), newEnergyBuyCmd(),
 		newEnergyTransferCmd(), newEnergySplitCmd(), newEnergyRetireCmd(), newEnergyReportCmd(), newEnergyEstimateCmd(),
-		newEnergyWorkerProfileCmd(), newEnergyReceiptCmd())
+		newEnergyWorkerProfileCmd(), newEnergyReceiptCmd(), newEnergyDemoCmd())
 	return cmd
 }
 
@@ -1565,3 +1566,280 @@ func energyBenchGenesis(p app.Params, ks []ed25519.PrivateKey) []byte {
 	b, _ := json.Marshal(g)
 	return b
 }
+
+// --- demo ---
+
+func newEnergyDemoCmd() *cobra.Command {
+	var (
+		solar, svg string
+		keep       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "One simulated day on a one-validator chain: a solar producer's certificates issued hour by hour, bought by a worker and retired against its jobs' energy; 24/7 share printed and charted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if solar == "" {
+				if _, err := os.Stat(energyDefaultSolar); err == nil {
+					solar = energyDefaultSolar
+				}
+			}
+			_, err := runEnergyDemo(cmd.Context(), cmd.OutOrStdout(), solar, svg, keep)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&solar, "solar", "", "solar profile data.csv of @energyweb/solar-simulator (default: "+energyDefaultSolar+" if present, else a clear-sky half-sine)")
+	cmd.Flags().StringVar(&svg, "svg", "energy-demo.svg", "write the day's chart here")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary home")
+	return cmd
+}
+
+const energyDefaultSolar = ".cache/fixtures-energy/solar/data.csv"
+
+// energyDemo parameters: a small rooftop array and one busy worker, sized so
+// that production covers the worker around noon only.
+const (
+	energyDemoCapacityW = 150
+	energyDemoVCPUs     = 64
+	energyDemoBusyPct   = 60
+	energyDemoPrice     = 2 // upv per Wh
+)
+
+func runEnergyDemo(parent context.Context, w io.Writer, solarPath, svgPath string, keep bool) (energyReport, error) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, 5*time.Minute)
+	defer cancel()
+	day := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	var shape [24]float64
+	shapeName := "clear-sky half-sine (no solar profile given)"
+	if solarPath != "" {
+		fh, err := os.Open(solarPath)
+		if err != nil {
+			return energyReport{}, err
+		}
+		prof, err := energy.ParseSolarProfile(fh)
+		fh.Close()
+		if err != nil {
+			return energyReport{}, err
+		}
+		shape = prof.Day(day.YearDay())
+		shapeName = "the 2015 solar profile of @energyweb/solar-simulator (GPL-3.0, not redistributed), day " + strconv.Itoa(day.YearDay())
+	} else {
+		for h := range shape {
+			if x := (float64(h) + 0.5 - 6) / 12; x > 0 && x < 1 {
+				shape[h] = math.Sin(math.Pi * x)
+			}
+		}
+	}
+
+	home, err := os.MkdirTemp("", "provena-energy-demo-")
+	if err != nil {
+		return energyReport{}, err
+	}
+	if !keep {
+		defer os.RemoveAll(home)
+	}
+	ports, err := node.FreePorts(1)
+	if err != nil {
+		return energyReport{}, err
+	}
+	params := app.DefaultParams()
+	params.BlockTimeMs = 50
+	if _, err := node.Init(home, node.InitOptions{ChainID: "provena-energy-demo", Params: &params, Ports: ports}); err != nil {
+		return energyReport{}, err
+	}
+	n, err := node.Start(ctx, home, node.StartOptions{LogWriter: io.Discard})
+	if err != nil {
+		return energyReport{}, err
+	}
+	defer n.Stop()
+	f := &energyFlags{ledgerFlags: ledgerFlags{home: home, keyringBackend: keys.BackendTest}, fee: params.MinFee}
+	e, err := f.env()
+	if err != nil {
+		return energyReport{}, err
+	}
+	if _, err := e.c.WaitHeight(ctx, 1); err != nil {
+		return energyReport{}, err
+	}
+	kr, err := keys.Open(keys.Dir(home), keys.BackendTest)
+	if err != nil {
+		return energyReport{}, err
+	}
+	privs := map[string]ed25519.PrivateKey{}
+	for _, name := range []string{"alice", "solar1", "w1", "oracle1"} {
+		if name != "alice" {
+			if _, err := kr.Add(name); err != nil {
+				return energyReport{}, err
+			}
+		}
+		if privs[name], err = kr.PrivateKey(name); err != nil {
+			return energyReport{}, err
+		}
+	}
+	addr := func(name string) tx.Address { return tx.AddressFromPubKey(privs[name].Public().(ed25519.PublicKey)) }
+	send := func(who string, m tx.Msg) (energyTxOut, error) {
+		out, err := e.sendWith(ctx, nil, privs[who], m)
+		if err == nil && out.Code != 0 {
+			err = fmt.Errorf("%s: code %d: %s", out.Type, out.Code, out.Log)
+		}
+		return out, err
+	}
+	event := func(out energyTxOut, typ, key string) string {
+		for _, ev := range out.Events {
+			if ev.Type == typ {
+				for _, a := range ev.Attrs {
+					if a.Key == key {
+						return a.Value
+					}
+				}
+			}
+		}
+		return ""
+	}
+	fmt.Fprintf(w, "Provena energy demo: one simulated day (%s UTC) on a one-validator chain in %s\n", day.Format("2006-01-02"), home)
+	for _, name := range []string{"solar1", "w1", "oracle1"} {
+		if _, err := send("alice", tx.MsgTransfer{To: addr(name), Amount: 10_000_000}); err != nil {
+			return energyReport{}, err
+		}
+	}
+	auth := energy.DevAuthorityKey()
+	set := tx.MsgEnergySetOracles{Version: 1, Oracles: []tx.Address{addr("oracle1")}, AuthorityPubKey: auth.Public().(ed25519.PublicKey)}
+	set.AuthoritySig = ed25519.Sign(auth, set.SignBytes())
+	if _, err := send("alice", set); err != nil {
+		return energyReport{}, err
+	}
+	var solarProf *energy.SolarProfile
+	if solarPath != "" {
+		fh, _ := os.Open(solarPath)
+		solarProf, _ = energy.ParseSolarProfile(fh)
+		fh.Close()
+	}
+	series, err := energy.SyntheticHourly("DE", 2024, day, solarProf)
+	if err != nil {
+		return energyReport{}, err
+	}
+	post := tx.MsgEnergyPostIntensity{Zone: "DE", StartHour: day.Unix(), Synthetic: true}
+	for _, h := range series.Hours {
+		post.MgPerKWh = append(post.MgPerKWh, uint32(h.MgPerKWh))
+	}
+	if _, err := send("oracle1", post); err != nil {
+		return energyReport{}, err
+	}
+	fmt.Fprintf(w, "oracle1 posted DE hourly intensity: %s\n", series.Label)
+
+	_, meter, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return energyReport{}, err
+	}
+	mpub := meter.Public().(ed25519.PublicKey)
+	dev := energy.DeviceIDFromMeterKey(mpub)
+	if _, err := send("solar1", tx.MsgEnergyRegisterDevice{Tech: "solar", CapacityW: energyDemoCapacityW, Zone: "DE", MeterPubKey: mpub}); err != nil {
+		return energyReport{}, err
+	}
+	// The worker's load: 64 vCPUs of AMD EPYC 2nd Gen, 60% busy, CCF
+	// default PUE; an estimate, labelled so.
+	est, err := energy.NewEstimated("AMD EPYC 2nd Gen", energyDemoVCPUs, 3_600_000, 3_600_000*energyDemoVCPUs*energyDemoBusyPct/100, energy.DefaultPUEMilli)
+	if err != nil {
+		return energyReport{}, err
+	}
+	loadMWh, err := est.EnergyMWh()
+	if err != nil {
+		return energyReport{}, err
+	}
+	loadWh := energyWhCeilCLI(loadMWh)
+	fmt.Fprintf(w, "solar1 registered a %d W solar device %s (meter key ed25519); production shaped by %s\n", energyDemoCapacityW, dev, shapeName)
+	fmt.Fprintf(w, "w1 runs inference all day: ESTIMATED %d Wh per hour (CCF: %d vCPUs of %s at %d%%, PUE %.3f)\n\n", loadWh, energyDemoVCPUs, est.Family, energyDemoBusyPct, float64(est.PUEMilli)/1000)
+	fmt.Fprintln(w, "hour   produced  bundle  offer  bought  retired  consumed  g/kWh (synthetic)")
+	var cum uint64
+	for h := range 24 {
+		start := day.Unix() + int64(h)*3600
+		wh := uint64(math.Round(shape[h] * energyDemoCapacityW))
+		cum += wh
+		r := energy.Reading{Device: dev, Start: start, End: start + 3600, Wh: wh, CumulativeWh: cum}
+		sig, err := energy.SignReading(meter, "provena-energy-demo", r)
+		if err != nil {
+			return energyReport{}, err
+		}
+		out, err := send("solar1", tx.MsgEnergySubmitReadings{Device: dev, Readings: []tx.EnergySignedReading{{Start: r.Start, End: r.End, Wh: wh, CumulativeWh: cum, Signature: sig}}})
+		if err != nil {
+			return energyReport{}, err
+		}
+		certID, offerID, bought, retired := event(out, "energy_issue", "cert"), "-", "-", uint64(0)
+		if certID != "" {
+			id, _ := strconv.ParseUint(certID, 10, 64)
+			out, err := send("solar1", tx.MsgEnergyOffer{Cert: id, PricePerWh: energyDemoPrice})
+			if err != nil {
+				return energyReport{}, err
+			}
+			offerID = event(out, "energy_offer", "offer")
+			oid, _ := strconv.ParseUint(offerID, 10, 64)
+			out, err = send("w1", tx.MsgEnergyBuy{Offer: oid, MaxPricePerWh: energyDemoPrice})
+			if err != nil {
+				return energyReport{}, err
+			}
+			bought = event(out, "energy_buy", "cert")
+			bid, _ := strconv.ParseUint(bought, 10, 64)
+			retired = min(wh, loadWh)
+			if _, err := send("w1", tx.MsgEnergyRetire{Cert: bid, Wh: retired, Claim: fmt.Sprintf("demo-jobs-%02d", h), Zone: "DE", Hour: start, ConsumptionWh: loadWh}); err != nil {
+				return energyReport{}, err
+			}
+		} else {
+			certID = "-"
+		}
+		fmt.Fprintf(w, "%02d:00  %5d Wh  %6s  %5s  %6s  %4d Wh  %5d Wh  %.1f\n", h, wh, certID, offerID, bought, retired, loadWh, float64(series.Hours[h].MgPerKWh)/1000)
+	}
+	// Hours without production still consumed: record those claims too, so
+	// the report's consumption is the whole day. They retire nothing, so
+	// they are not sent as retirements; the report below adds them.
+	rep, err := e.report(ctx, addr("w1"), day, "DE")
+	if err != nil {
+		return rep, err
+	}
+	for i := range rep.Hours {
+		if rep.Hours[i].ConsumptionWh == 0 {
+			rep.Hours[i].ConsumptionWh = loadWh
+			rep.ConsumptionWh += loadWh
+		}
+	}
+	if rep.ConsumptionWh > 0 {
+		rep.Share247 = float64(rep.Matched247Wh) / float64(rep.ConsumptionWh)
+	}
+	var produced uint64
+	for _, h := range shape {
+		produced += uint64(math.Round(h * energyDemoCapacityW))
+	}
+	rep.ProductionWh = produced
+	for i := range rep.Hours {
+		rep.Hours[i].ProductionWh = uint64(math.Round(shape[i] * energyDemoCapacityW))
+	}
+	rep.Annual = energy.Match([]energy.Slot{{Zone: "DE", Hour: day.Unix(), Wh: rep.ConsumptionWh}}, []energy.Slot{{Zone: "DE", Hour: day.Unix(), Wh: produced}})
+	rep.Annual.Hours = nil
+	fmt.Fprintf(w, "\nw1 consumed %d Wh; 24/7-matched %d Wh = %.1f%% (certificates of DE and the same UTC hour only)\n", rep.ConsumptionWh, rep.Matched247Wh, 100*rep.Share247)
+	fmt.Fprintf(w, "annual-style volume matching of the same day would claim %.1f%% (%d of %d Wh): not 24/7, reported separately\n", 100*rep.Annual.ShareAnnual(), rep.Annual.AnnualWh, rep.Annual.ConsumptionWh)
+	var tot app.EnergyTotals
+	if err := e.query(ctx, app.QueryEnergyTotals, "", &tot); err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(w, "ledger totals: %d Wh issued in %d bundles, %d Wh traded for %s, %d Wh retired\n", tot.IssuedWh, tot.Bundles, tot.TradedWh, upv(tot.PaidUpv), tot.RetiredWh)
+	if svgPath != "" {
+		c := rep.chart()
+		c.Title = "Provena energy demo: solar1's production, w1's consumption, 24/7-matched (" + rep.Day + ", UTC)"
+		fh, err := os.Create(svgPath)
+		if err != nil {
+			return rep, err
+		}
+		if err := chart.WriteSVG(fh, c, 26*vg.Centimeter, 13*vg.Centimeter); err != nil {
+			fh.Close()
+			return rep, err
+		}
+		if err := fh.Close(); err != nil {
+			return rep, err
+		}
+		fmt.Fprintf(w, "chart: %s\n", svgPath)
+	}
+	return rep, nil
+}
+
+func energyWhCeilCLI(mWh uint64) uint64 { return max(1, (mWh+999)/1000) }

@@ -252,3 +252,31 @@ func TestEnergyBenchSmall(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+func TestEnergyDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a node through a simulated day")
+	}
+	svg := filepath.Join(t.TempDir(), "demo.svg")
+	var out bytes.Buffer
+	rep, err := runEnergyDemo(context.Background(), &out, "", svg, false)
+	if err != nil {
+		t.Fatal(err, out.String())
+	}
+	// The half-sine day: production only between 06:00 and 18:00, so the
+	// 24/7 share is well below 1 and the matched Wh never exceed either side.
+	if rep.Matched247Wh == 0 || rep.Matched247Wh > rep.ConsumptionWh || rep.Share247 >= 0.5 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, h := range rep.Hours {
+		if h.Matched247Wh > h.ProductionWh || h.Matched247Wh > h.ConsumptionWh {
+			t.Fatalf("hour %d matched %d of %d produced, %d consumed", h.Hour, h.Matched247Wh, h.ProductionWh, h.ConsumptionWh)
+		}
+	}
+	if !strings.Contains(out.String(), "synthetic") || !strings.Contains(out.String(), "ESTIMATED") {
+		t.Fatalf("demo output does not label synthetic intensity and estimated energy:\n%s", out.String())
+	}
+	if b, err := os.ReadFile(svg); err != nil || !bytes.Contains(b, []byte("<svg")) {
+		t.Fatalf("chart: %v", err)
+	}
+}
