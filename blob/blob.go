@@ -67,6 +67,8 @@ var (
 	ErrTooLarge = errors.New("blob too large")
 	// ErrConflict: a different manifest was already posted for the root.
 	ErrConflict = errors.New("conflicting manifest")
+	// ErrRefused: the node's admission policy (Store.Admit) refused a blob.
+	ErrRefused = errors.New("refused by the node's policy")
 )
 
 // Manifest describes a blob.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -369,4 +370,39 @@ func BenchmarkUploadFetch(b *testing.B) {
 		srv.Close()
 	}
 	b.SetBytes(int64(len(data)))
+}
+
+func TestWrapAndAdmit(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Admit = func(m Manifest) error {
+		if m.Size > 10 {
+			return fmt.Errorf("quota is 10 bytes: %w", ErrRefused)
+		}
+		return nil
+	}
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	srv := httptest.NewServer(Wrap(api, s))
+	defer srv.Close()
+	var c Client
+	small, _ := BuildBytes([]byte("0123456789"))
+	if _, err := c.Upload(context.Background(), srv.URL, small, bytes.NewReader([]byte("0123456789"))); err != nil {
+		t.Fatal(err)
+	}
+	big, _ := BuildBytes([]byte("0123456789a"))
+	if _, err := c.Upload(context.Background(), srv.URL, big, bytes.NewReader([]byte("0123456789a"))); err == nil || !strings.Contains(err.Error(), "refused: blob") {
+		t.Fatalf("admission: %v", err)
+	}
+	for path, want := range map[string]int{"/v1/status": http.StatusTeapot, "/v1/blobsx": http.StatusTeapot, Prefix + "/" + small.Manifest.Root.String(): 200} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: HTTP %d, want %d", path, resp.StatusCode, want)
+		}
+	}
 }

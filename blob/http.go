@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/provena/provena/merkle"
 )
@@ -19,7 +20,8 @@ import (
 //	GET  /v1/blobs/{root}/chunks/{index}  -> EncodeChunk(proof, data)
 //
 // Errors are JSON {"code", "message"} like the node's API, with codes
-// bad_request, not_found, too_large, conflict, bad_proof, corrupt, internal.
+// bad_request, not_found, too_large, refused, conflict, bad_proof, corrupt,
+// internal.
 const Prefix = "/v1/blobs"
 
 // Error is the JSON body of a failed request.
@@ -45,6 +47,19 @@ func NewHandler(store *Store) http.Handler {
 	return mux
 }
 
+// Wrap serves the blob routes from store and everything else from next:
+// the one line a node needs to put the store on its API listener.
+func Wrap(next http.Handler, store *Store) http.Handler {
+	bh := NewHandler(store)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == Prefix || strings.HasPrefix(r.URL.Path, Prefix+"/") {
+			bh.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 type handler struct{ s *Store }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -64,6 +79,8 @@ func fail(w http.ResponseWriter, err error) {
 		writeErr(w, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, ErrTooLarge):
 		writeErr(w, http.StatusRequestEntityTooLarge, "too_large", err.Error())
+	case errors.Is(err, ErrRefused):
+		writeErr(w, http.StatusForbidden, "refused", err.Error())
 	case errors.Is(err, ErrConflict):
 		writeErr(w, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, ErrBadProof):

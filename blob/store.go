@@ -28,6 +28,10 @@ type Store struct {
 	dir string
 	// MaxSize is this node's blob size limit, at most MaxSize.
 	MaxSize int64
+	// Admit, when set, decides whether a new manifest may be stored: the
+	// node's policy hook (a disk quota, or only blobs the ledger knows).
+	// Its error is returned to the uploader; wrap ErrRefused for HTTP 403.
+	Admit func(Manifest) error
 
 	mu        sync.Mutex
 	manifests map[merkle.Hash]Manifest
@@ -89,6 +93,11 @@ func (s *Store) PutManifest(m Manifest) error {
 		return fmt.Errorf("blob %s: have size %d, got %d: %w", m.Root, old.Size, m.Size, ErrConflict)
 	case !errors.Is(err, ErrNotFound):
 		return err
+	}
+	if s.Admit != nil {
+		if err := s.Admit(m); err != nil {
+			return fmt.Errorf("blob %s not admitted: %w", m.Root, err)
+		}
 	}
 	if err := os.MkdirAll(s.blobDir(m.Root), 0o755); err != nil {
 		return fmt.Errorf("put manifest %s: %w", m.Root, err)
