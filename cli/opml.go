@@ -125,6 +125,44 @@ func (s opmlStore) Inputs(root [32]byte) (map[string]*tensor.Tensor, error) {
 	return out, nil
 }
 
+func (s opmlStore) outputPath(root [32]byte) string {
+	return filepath.Join(string(s), "outputs", hex.EncodeToString(root[:])+".npy")
+}
+
+// PutOutput stores a job output under its value root.
+func (s opmlStore) PutOutput(root [32]byte, t *tensor.Tensor) error {
+	p := s.outputPath(root)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	err = npy.Write(f, t)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Output loads a stored output and checks it against its root.
+func (s opmlStore) Output(root [32]byte) (*tensor.Tensor, error) {
+	f, err := os.Open(s.outputPath(root))
+	if err != nil {
+		return nil, fmt.Errorf("output store: %w", err)
+	}
+	defer f.Close()
+	t, err := npy.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("output store: %w", err)
+	}
+	if got := model.ValueRoot(t, 0); got != root {
+		return nil, fmt.Errorf("output store: %s has root %x, the job commits %x", s.outputPath(root), got, root)
+	}
+	return t, nil
+}
+
 // opmlFlags are the flags of the opML commands.
 type opmlFlags struct {
 	dataFlags
@@ -219,7 +257,7 @@ func newModelRegisterCmd() *cobra.Command {
 
 func newJobCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "job", Short: "Submit and inspect optimistic inference jobs (see docs/opml.md)"}
-	cmd.AddCommand(newJobSubmitCmd(), newJobShowCmd())
+	cmd.AddCommand(newJobSubmitCmd(), newJobShowCmd(), newJobOutputCmd())
 	return cmd
 }
 
@@ -369,4 +407,56 @@ func newJobShowCmd() *cobra.Command {
 
 func printOut(cmd *cobra.Command, asJSON bool, v any, text string) error {
 	return emit(cmd.OutOrStdout(), asJSON, v, func(w io.Writer) { fmt.Fprint(w, text) })
+}
+
+func newJobOutputCmd() *cobra.Command {
+	f := &opmlFlags{}
+	var (
+		out   string
+		index int
+	)
+	cmd := &cobra.Command{
+		Use:   "output ID -o y.npy [--index K]",
+		Short: "Fetch a job's output from the store and check it against the root committed on chain",
+		Args:  cobra.ExactArgs(1),
+		RunE: opmlRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("job id %q: %w", args[0], err)
+			}
+			j, err := e.job(ctx, id)
+			if err != nil {
+				return err
+			}
+			if j == nil {
+				return fmt.Errorf("no job %d", id)
+			}
+			if index < 0 || index >= len(j.OutputRoots) {
+				return fmt.Errorf("job %d has %d committed outputs (state %s)", id, len(j.OutputRoots), j.State)
+			}
+			root := [32]byte(j.OutputRoots[index])
+			t, err := f.storeDir().Output(root)
+			if err != nil {
+				return err
+			}
+			fo, err := os.Create(out)
+			if err != nil {
+				return err
+			}
+			err = npy.Write(fo, t)
+			if cerr := fo.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			res := map[string]any{"job": id, "state": j.State, "output": index, "root": hex.EncodeToString(root[:]), "shape": t.Shape, "path": out, "verified": true}
+			return printOut(cmd, f.json, res, fmt.Sprintf("job %d output %d %v written to %s; its root %x matches the chain (job %s)\n", id, index, t.Shape, out, root, j.State))
+		}),
+	}
+	f.add(cmd, false)
+	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the .npy")
+	cmd.Flags().IntVar(&index, "index", 0, "which graph output")
+	cmd.MarkFlagRequired("output")
+	return cmd
 }

@@ -66,6 +66,11 @@ func (c *nodeClient) ModelRecord(id [32]byte) (*app.OpmlModel, error) {
 	return m, err
 }
 
+// PutOutput implements worker.OutputStore.
+func (c *nodeClient) PutOutput(root [32]byte, t *tensor.Tensor) error {
+	return c.store.PutOutput(root, t)
+}
+
 func (c *nodeClient) Inputs(root [32]byte) (map[string]*tensor.Tensor, error) {
 	return c.store.Inputs(root)
 }

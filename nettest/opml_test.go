@@ -114,6 +114,15 @@ func TestOpmlCheatingWorkerCLI(t *testing.T) {
 	}
 	t.Logf("dispute over a real node: %d moves: %s", j.Disputes[0].Moves, j.Disputes[0].Reason)
 	t.Log(cli(t, "job", "show", fmt.Sprint(sub.Job), "--home", home))
+	// The worker stored the output; the requester fetches and checks it.
+	var got struct {
+		Verified bool  `json:"verified"`
+		Shape    []int `json:"shape"`
+	}
+	mustJSON(t, cli(t, "job", "output", fmt.Sprint(sub.Job), "--home", home, "-o", filepath.Join(dir, "y.npy"), "--json"), &got)
+	if !got.Verified || len(got.Shape) != 4 {
+		t.Fatalf("job output: %+v", got)
+	}
 	p.stop()
 }
 

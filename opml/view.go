@@ -94,6 +94,9 @@ func (v *View) value(i, out int) *tensor.Tensor {
 	return v.res.NodeOutputs[i][out]
 }
 
+// Output returns output out of node i as the view commits it.
+func (v *View) Output(i, out int) *tensor.Tensor { return v.value(i, out) }
+
 // Corrupt flips the lowest bit of element flat of output out of node i, as a
 // worker that computed one wrong value would commit it (later nodes keep
 // their correct values: the lie is confined to one node's commitment).

@@ -16,14 +16,15 @@ import (
 // MemStore is an in-memory content-addressed store of model packages (by
 // model id) and job inputs (by inputs root).
 type MemStore struct {
-	mu     sync.Mutex
-	models map[[32]byte]*model.Model
-	inputs map[[32]byte]map[string]*tensor.Tensor
+	mu      sync.Mutex
+	models  map[[32]byte]*model.Model
+	inputs  map[[32]byte]map[string]*tensor.Tensor
+	outputs map[[32]byte]*tensor.Tensor
 }
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
-	return &MemStore{models: map[[32]byte]*model.Model{}, inputs: map[[32]byte]map[string]*tensor.Tensor{}}
+	return &MemStore{models: map[[32]byte]*model.Model{}, inputs: map[[32]byte]map[string]*tensor.Tensor{}, outputs: map[[32]byte]*tensor.Tensor{}}
 }
 
 // PutModel stores m under its id and returns the id.
@@ -67,6 +68,25 @@ func (s *MemStore) Inputs(root [32]byte) (map[string]*tensor.Tensor, error) {
 		return nil, fmt.Errorf("store: no input %x", root)
 	}
 	return in, nil
+}
+
+// PutOutput stores a job output under its value root.
+func (s *MemStore) PutOutput(root [32]byte, t *tensor.Tensor) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outputs[root] = t
+	return nil
+}
+
+// Output returns a stored output.
+func (s *MemStore) Output(root [32]byte) (*tensor.Tensor, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.outputs[root]
+	if !ok {
+		return nil, fmt.Errorf("store: no output %x", root)
+	}
+	return t, nil
 }
 
 // InProc is a Client over an in-process chain and a MemStore.
@@ -121,6 +141,9 @@ func (c *InProc) Send(msg tx.Msg) error {
 	_, err := c.Chain.Submit(c.Key, msg)
 	return err
 }
+
+// PutOutput implements OutputStore.
+func (c *InProc) PutOutput(root [32]byte, t *tensor.Tensor) error { return c.Store.PutOutput(root, t) }
 
 // Model implements Client.
 func (c *InProc) Model(id [32]byte) (*model.Model, error) { return c.Store.Model(id) }

@@ -44,6 +44,13 @@ type Client interface {
 	Inputs(inputsRoot [32]byte) (map[string]*tensor.Tensor, error)
 }
 
+// OutputStore is an optional ability of a Client: keeping a job's graph
+// outputs by their value root, where the requester fetches them and checks
+// them against the roots on chain.
+type OutputStore interface {
+	PutOutput(root [32]byte, t *tensor.Tensor) error
+}
+
 // Fault makes a worker lie, for tests and demonstrations. The zero Fault is
 // an honest worker.
 type Fault struct {
@@ -183,6 +190,17 @@ func (w *Worker) Step() error {
 		msg, err := ResultMsg(j.ID, v, w.outputs(j))
 		if err != nil {
 			return err
+		}
+		if st, ok := w.c.(OutputStore); ok {
+			for k, r := range v.Model().OutputRefs() {
+				if r.Kind != model.RefNode {
+					continue
+				}
+				t := v.Output(r.Index, r.Output)
+				if err := st.PutOutput(msg.Outputs[k].Roots[r.Output], t); err != nil {
+					return fmt.Errorf("job %d: store output: %w", j.ID, err)
+				}
+			}
 		}
 		w.sent[j.ID] = sentMove{height: h}
 		w.Results++

@@ -223,6 +223,11 @@ func TestHonestJobFinalAndPaid(t *testing.T) {
 	if len(j.OutputRoots) != 1 || [32]byte(j.OutputRoots[0]) != model.ValueRoot(res.Outputs["y"], 1) {
 		t.Fatal("output root on chain is not the output's value root")
 	}
+	// The requester fetches the output the worker stored and checks it.
+	y, err := e.store.Output(j.OutputRoots[0])
+	if err != nil || model.ValueRoot(y, 1) != [32]byte(j.OutputRoots[0]) {
+		t.Fatalf("stored output: %v", err)
+	}
 }
 
 func TestCheatingWorkersCaught(t *testing.T) {
