@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/provena/provena/conformance"
 	"github.com/provena/provena/model"
 	"github.com/provena/provena/tensor"
 )
@@ -73,5 +78,42 @@ func TestBenchFindOrtRef(t *testing.T) {
 	t.Setenv(OrtRefEnv, "/env/ort.js")
 	if p, _ := benchFindOrtRef(""); p != "/env/ort.js" {
 		t.Errorf("env ignored: %s", p)
+	}
+}
+
+// TestBenchModelCommand benches rec for one run on both runtimes and checks
+// the report is complete. It asserts nothing about speed.
+func TestBenchModelCommand(t *testing.T) {
+	dir, ok := conformance.Dir()
+	if !ok {
+		if os.Getenv(conformance.RequireEnv) == "1" {
+			t.Fatal("no real-model fixtures; run scripts/fixtures.sh")
+		}
+		t.Skip("no real-model fixtures; run scripts/fixtures.sh")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	t.Setenv(conformance.Env, dir) // ort_ref.js finds onnxruntime-node there
+	var out bytes.Buffer
+	root := NewRootCmd()
+	root.SetOut(&out)
+	root.SetArgs([]string{"bench", "model", filepath.Join(dir, conformance.RecModel),
+		"--input-shape", "x=1,3,48,320", "--input", filepath.Join(dir, "inputs", "rec_0.npy"),
+		"--repeat", "1", "--ops", "3", "--json"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	var rep benchModelReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("report %q: %v", out.String(), err)
+	}
+	for _, s := range []benchSide{rep.ORT, rep.Plain, rep.Traced} {
+		if len(s.RunsMS) != 1 || s.P50MS <= 0 || s.PeakRSSBytes <= 0 || s.Runtime == "" {
+			t.Errorf("incomplete figures %+v", s)
+		}
+	}
+	if rep.RatioProvenaORT <= 0 || rep.RatioTracedPlain <= 0 || len(rep.Ops) != 3 || rep.ModelID == "" {
+		t.Errorf("incomplete report %+v", rep)
 	}
 }
