@@ -242,7 +242,7 @@ func handleDataGrant(ctx *Context, sender tx.Address, m tx.Msg) error {
 		// the current version's pool.
 		paid = g.Escrow
 		g.Escrow = 0
-		if _, err := pay(ctx, r, DataPoolAddress, paid, "access", ""); err != nil {
+		if _, err := pay(ctx, r, DataPoolAddress, msg.To, paid, "access", ""); err != nil {
 			return err
 		}
 	}

@@ -70,7 +70,7 @@ func PayRoyalties(ctx *Context, payer tx.Address, job string, royalties []Royalt
 		if err != nil {
 			return nil, err
 		}
-		rec, err := pay(ctx, r, payer, share, "job", job)
+		rec, err := pay(ctx, r, payer, payer, share, "job", job)
 		if err != nil {
 			return nil, fmt.Errorf("royalty to asset %s: %w", ro.Asset, err)
 		}

@@ -329,10 +329,11 @@ func mulDiv(a, b, c uint64) uint64 {
 	return q
 }
 
-// pay moves amount from payer into an asset's earnings: the contributor
-// share of it to the pool of the current version, the rest to the owner,
-// and writes a receipt. It returns the receipt.
-func pay(ctx *Context, r *AssetRecord, payer tx.Address, amount uint64, kind, job string) (Receipt, error) {
+// pay moves amount from the account from into an asset's earnings: the
+// contributor share of it to the pool of the current version, the rest to
+// the owner, and writes a receipt naming payer (the buyer, when from is the
+// escrow). It returns the receipt.
+func pay(ctx *Context, r *AssetRecord, from, payer tx.Address, amount uint64, kind, job string) (Receipt, error) {
 	v, err := loadVersion(ctx, r.ID, r.Versions)
 	if err != nil {
 		return Receipt{}, err
@@ -342,10 +343,10 @@ func pay(ctx *Context, r *AssetRecord, payer tx.Address, amount uint64, kind, jo
 		toPool = mulDiv(amount, uint64(r.ContributorBps), tx.BpsDenom)
 	}
 	toOwner := amount - toPool
-	if err := moveBalance(ctx, payer, r.Owner, toOwner, "payment to the asset owner"); err != nil {
+	if err := moveBalance(ctx, from, r.Owner, toOwner, "payment to the asset owner"); err != nil {
 		return Receipt{}, err
 	}
-	if err := moveBalance(ctx, payer, DataPoolAddress, toPool, "payment to the contributor pool"); err != nil {
+	if err := moveBalance(ctx, from, DataPoolAddress, toPool, "payment to the contributor pool"); err != nil {
 		return Receipt{}, err
 	}
 	if v.Pool, err = add(v.Pool, toPool, "contributor pool"); err != nil {

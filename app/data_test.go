@@ -344,7 +344,7 @@ func TestDataLifecycle(t *testing.T) {
 	}
 	var rec app.Receipt
 	json.Unmarshal(c.query(app.QueryDataReceipt, id.String()+"/1"), &rec)
-	if rec.Kind != "access" || rec.Payer != app.DataPoolAddress || rec.Amount != 1000 || rec.ToOwner != 800 {
+	if rec.Kind != "access" || rec.Payer != B || rec.Amount != 1000 || rec.ToOwner != 800 {
 		t.Fatalf("receipt %+v", rec)
 	}
 	if got, err := decryptWith(t, c.wrapped(id, 1, B), ct1, bob); err != nil || !bytes.Equal(got, plain) {

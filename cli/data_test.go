@@ -183,7 +183,7 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	if v1 := show.Versions[0]; v1.Pool != 10 || v1.Claimed != 7 || show.Versions[1].ContributorCount != 1 {
 		t.Fatalf("contributor pools: %+v %+v", v1, show.Versions[1])
 	}
-	if len(show.Versions) != 2 || len(show.Receipts) != 1 || show.Receipts[0].Payer != app.DataPoolAddress || show.Asset.Grants[0].To != bob.Address {
+	if len(show.Versions) != 2 || len(show.Receipts) != 1 || show.Receipts[0].Payer != bob.Address || show.Asset.Grants[0].To != bob.Address {
 		t.Fatalf("show: %+v", show)
 	}
 	if s := must("data", "show", id); !strings.Contains(s, "revoked") || !strings.Contains(s, "CC-BY-4.0") {
