@@ -251,9 +251,12 @@ func tunedConfig(home, moniker string, ports Ports, params app.Params, validator
 
 	blockTime := time.Duration(params.BlockTimeMs) * time.Millisecond
 	c.Consensus.TimeoutCommit = blockTime
-	// A dead proposer costs one propose timeout; keep it short on loopback.
-	c.Consensus.TimeoutPropose = 600 * time.Millisecond
-	c.Consensus.TimeoutProposeDelta = 200 * time.Millisecond
+	// A dead proposer costs one propose timeout, so it is shorter than
+	// CometBFT's 3 s; but a full block (thousands of transfers) must still
+	// be built and gossiped within it on a loaded 2-core machine, or every
+	// height goes to a second round (600 ms did that under the benchmark).
+	c.Consensus.TimeoutPropose = 2 * time.Second
+	c.Consensus.TimeoutProposeDelta = 500 * time.Millisecond
 	c.Consensus.TimeoutPrevote = 200 * time.Millisecond
 	c.Consensus.TimeoutPrevoteDelta = 100 * time.Millisecond
 	c.Consensus.TimeoutPrecommit = 200 * time.Millisecond
