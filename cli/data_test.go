@@ -19,6 +19,7 @@ import (
 	"github.com/provena/provena/keys"
 	"github.com/provena/provena/merkle"
 	"github.com/provena/provena/node"
+	"github.com/provena/provena/vault"
 )
 
 // runCLI runs provena with args in-process and returns stdout.
@@ -207,5 +208,58 @@ func TestDataCLIEndToEnd(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// A fetch that cannot verify every chunk leaves no output file, not even a
+// partial one.
+func TestFetchDecryptNoPartialOutput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.WriteFile(in, bytes.Repeat([]byte("plaintext "), 80_000), 0o600) // 3 chunks encrypted
+	s, err := blob.Open(filepath.Join(dir, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(blob.NewHandler(s))
+	defer srv.Close()
+	e := &dataEnv{blobs: []string{srv.URL}}
+	key, m, err := e.encryptUpload(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &app.VersionRecord{Root: [32]byte(m.Root), Size: m.Size}
+	out := filepath.Join(dir, "out")
+	if n, err := fetchDecrypt(context.Background(), e.blobs, v, key, out); err != nil || n != 800_000 {
+		t.Fatalf("fetch: %d %v", n, err)
+	}
+	os.Remove(out)
+	// Corrupt the last chunk: the first two verify and stream into the
+	// decryptor before the failure.
+	cp := filepath.Join(s.Dir(), m.Root.String(), fmt.Sprint(m.Chunks-1)+".chunk")
+	raw, _ := os.ReadFile(cp)
+	raw[len(raw)-1] ^= 1
+	os.WriteFile(cp, raw, 0o644)
+	if _, err := fetchDecrypt(context.Background(), e.blobs, v, key, out); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("fetch of a corrupt blob: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, en := range entries {
+		if en.Name() == "out" || strings.HasPrefix(en.Name(), ".provena-get") {
+			t.Errorf("left %s behind", en.Name())
+		}
+	}
+	// A wrong key fails too, also without output.
+	other, _ := vault.NewAssetKey()
+	s2, _ := blob.Open(filepath.Join(dir, "store2"))
+	srv2 := httptest.NewServer(blob.NewHandler(s2))
+	defer srv2.Close()
+	e2 := &dataEnv{blobs: []string{srv2.URL}}
+	_, m2, _ := e2.encryptUpload(context.Background(), in)
+	if _, err := fetchDecrypt(context.Background(), e2.blobs, &app.VersionRecord{Root: [32]byte(m2.Root), Size: m2.Size}, other, out); err == nil {
+		t.Fatal("wrong key decrypted")
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("wrong key left an output file")
 	}
 }
