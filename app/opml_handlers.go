@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/provena/provena/infer"
 	"github.com/provena/provena/merkle"
@@ -196,6 +197,7 @@ func handleSubmitJob(ctx *Context, sender tx.Address, m tx.Msg) error {
 		ID: seq, Requester: sender, ModelID: msg.ModelID, InputsRoot: msg.InputsRoot, Owner: model.Owner,
 		ModelFee: model.Fee, WorkerFee: msg.WorkerFee, Submitted: ctx.Height(),
 		State: OpmlJobPending, Deadline: ctx.Height() + DefaultOpmlParams().PendingBlocks,
+		Energy: EnergyJobConstraints{Green: msg.Green, MaxUg: msg.MaxGCO2Ug, EstimateWh: msg.EstimateWh},
 	}
 	if err := opmlSaveJob(ctx, j); err != nil {
 		return err
@@ -494,7 +496,11 @@ func opmlAdvance(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 			return err
 		}
 		if j.State == OpmlJobPending && h > j.Deadline {
-			return opmlRefund(ctx, j, "no eligible worker")
+			why := "no eligible worker"
+			if j.Unassignable != "" {
+				why += ": " + j.Unassignable
+			}
+			return opmlRefund(ctx, j, why)
 		}
 	case OpmlJobPosted:
 		if h <= j.Deadline {
@@ -534,6 +540,7 @@ func opmlAdvance(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 func opmlAssign(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 	p := DefaultOpmlParams()
 	var eligible []*OpmlWorker
+	var reasons []string
 	for _, a := range workers {
 		tried := false
 		for _, t := range j.Tried {
@@ -547,13 +554,28 @@ func opmlAssign(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 		if err != nil {
 			return err
 		}
-		if ok && w.Job == 0 && w.Bond >= p.MinWorkerBond {
-			eligible = append(eligible, w)
+		if !ok || w.Job != 0 || w.Bond < p.MinWorkerBond {
+			continue
 		}
+		fit, why, err := EnergyCheckWorker(ctx, j.Energy, a)
+		if err != nil {
+			return err
+		}
+		if !fit {
+			if len(reasons) < 4 {
+				reasons = append(reasons, why)
+			}
+			continue
+		}
+		eligible = append(eligible, w)
 	}
 	if len(eligible) == 0 {
+		if len(reasons) > 0 {
+			j.Unassignable = strings.Join(reasons, "; ")
+		}
 		return nil
 	}
+	j.Unassignable = ""
 	seed, err := ctx.Get(keyOpmlSeed)
 	if err != nil {
 		return err

@@ -139,6 +139,10 @@ type OpmlJob struct {
 	ModelFee   uint64     `json:"model_fee"`
 	WorkerFee  uint64     `json:"worker_fee"`
 	Submitted  int64      `json:"submitted"`
+	// Energy constrains which workers may take the job (docs/energy.md).
+	Energy EnergyJobConstraints `json:"energy"`
+	// Unassignable says why no worker qualified at the last attempt.
+	Unassignable string `json:"unassignable,omitempty"`
 
 	State    string       `json:"state"`
 	Deadline int64        `json:"deadline"` // of the current state

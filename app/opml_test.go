@@ -174,3 +174,52 @@ func TestOpmlRejections(t *testing.T) {
 		t.Fatalf("model query: %d %s", mr.Code, mr.Value)
 	}
 }
+
+// TestOpmlGreenJobWithoutGreenWorkers: a job that asks for certified green
+// energy is not given to workers the energy module does not clear; it
+// stays pending with the reason on the job, and is refunded after the
+// pending period.
+func TestOpmlGreenJobWithoutGreenWorkers(t *testing.T) {
+	m, err := opmltest.Model()
+	if err != nil {
+		t.Skip(err)
+	}
+	req, own, wa := apptest.Key(30), apptest.Key(31), apptest.Key(32)
+	c, err := opmlchain.New(app.Params{}, 1_000_000, req, own, wa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := opml.InputsRoot(m, opmltest.Input(1))
+	for _, s := range []struct {
+		k ed25519.PrivateKey
+		m tx.Msg
+	}{
+		{own, worker.RegisterModelMsg(m, 50)},
+		{wa, tx.MsgRegisterWorker{Bond: 5000}},
+		{req, tx.MsgSubmitJob{ModelID: m.ID(), InputsRoot: root, WorkerFee: 10, Green: true, EstimateWh: 2}},
+	} {
+		if _, err := c.Submit(s.k, s.m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Block(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := c.Balance(apptest.Addr(req))
+	j, err := c.Job(1)
+	if err != nil || j.State != app.OpmlJobPending || !strings.Contains(j.Unassignable, "no energy profile") {
+		t.Fatalf("green job: %+v %v", j, err)
+	}
+	for j.State == app.OpmlJobPending {
+		if _, err := c.Block(); err != nil {
+			t.Fatal(err)
+		}
+		if j, err = c.Job(1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, _ := c.Balance(apptest.Addr(req))
+	if j.State != app.OpmlJobRefunded || !strings.Contains(j.Reason, "no energy profile") || after != before+60 {
+		t.Fatalf("job %s (%s), requester %d -> %d", j.State, j.Reason, before, after)
+	}
+}

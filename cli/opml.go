@@ -269,6 +269,9 @@ func newJobSubmitCmd() *cobra.Command {
 		workerFee uint64
 		mode      string
 		wait      bool
+		green     bool
+		maxUg     uint64
+		estWh     uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "submit --model ID --input x.npy --from KEY [--worker-fee UPV] [--wait]",
@@ -297,7 +300,7 @@ func newJobSubmitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := e.send(ctx, tx.MsgSubmitJob{ModelID: id, InputsRoot: root, WorkerFee: workerFee})
+			s, err := e.send(ctx, tx.MsgSubmitJob{ModelID: id, InputsRoot: root, WorkerFee: workerFee, Green: green, MaxGCO2Ug: maxUg, EstimateWh: estWh})
 			if err != nil {
 				return err
 			}
@@ -329,6 +332,9 @@ func newJobSubmitCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&workerFee, "worker-fee", 100, "fee in upv for the worker, on top of the model fee")
 	cmd.Flags().StringVar(&mode, "mode", "optimistic", "verification mode (optimistic)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the job is final or refunded")
+	cmd.Flags().BoolVar(&green, "green", false, "only workers holding certified green energy for the job's hour (docs/energy.md)")
+	cmd.Flags().Uint64Var(&maxUg, "max-gco2-ug", 0, "only workers whose grid intensity keeps the job under this many µgCO2e (0: no limit)")
+	cmd.Flags().Uint64Var(&estWh, "estimate-wh", 0, "the job's energy estimate in Wh, needed with --green or --max-gco2-ug")
 	cmd.MarkFlagRequired("model")
 	cmd.MarkFlagRequired("input")
 	return cmd

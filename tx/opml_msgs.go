@@ -79,10 +79,17 @@ type MsgUnregisterWorker struct{}
 // InputsRoot (the trace's inputs root: the Merkle root over the value roots
 // of the graph inputs, in model order). The sender escrows the model's fee
 // plus WorkerFee.
+//
+// Green, MaxGCO2Ug and EstimateWh are energy constraints on the worker (see
+// docs/energy.md): only workers the energy module clears for a job of
+// EstimateWh watt-hours at the block's hour are assigned.
 type MsgSubmitJob struct {
 	ModelID    [32]byte `json:"model_id"`
 	InputsRoot [32]byte `json:"inputs_root"`
 	WorkerFee  uint64   `json:"worker_fee"`
+	Green      bool     `json:"green"`
+	MaxGCO2Ug  uint64   `json:"max_gco2_ug"`
+	EstimateWh uint64   `json:"estimate_wh"`
 }
 
 // LeafProof opens one node's output roots against a nodes root (the wire
@@ -300,6 +307,17 @@ func (m *MsgSubmitJob) codec(c *opmlWire) {
 	c.hash(&m.ModelID)
 	c.hash(&m.InputsRoot)
 	c.u64(&m.WorkerFee)
+	var g uint8
+	if m.Green {
+		g = 1
+	}
+	c.u8(&g)
+	if c.reading && c.err == nil && g > 1 {
+		c.err = fmt.Errorf("green flag %d is not 0 or 1", g)
+	}
+	m.Green = g == 1
+	c.u64(&m.MaxGCO2Ug)
+	c.u64(&m.EstimateWh)
 }
 
 func (m *MsgPostResult) codec(c *opmlWire) {
@@ -405,6 +423,9 @@ func (m MsgSubmitJob) AppendBody(b []byte) []byte { return encodeWith(&m, b) }
 func (m MsgSubmitJob) ValidateBasic() error {
 	if m.ModelID == ([32]byte{}) || m.InputsRoot == ([32]byte{}) {
 		return errors.New("model id and inputs root must be set")
+	}
+	if (m.Green || m.MaxGCO2Ug > 0) && m.EstimateWh == 0 {
+		return errors.New("energy constraints need the job's estimate in Wh")
 	}
 	return nil
 }
