@@ -306,11 +306,11 @@ type modelOutputReport struct {
 
 func newModelRunCmd() *cobra.Command {
 	var inputs, outputs []string
-	var tracePath string
+	var tracePath, dumpDir string
 	var threads int
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "run model.pvm --input x.npy [--output y.npy] [--trace t.json] [--threads N]",
+		Use:   "run model.pvm --input x.npy [--output y.npy] [--trace t.json] [--dump dir] [--threads N]",
 		Short: "Run a model deterministically",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -322,9 +322,17 @@ func newModelRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := infer.Run(m, in, infer.Options{Threads: threads, Trace: tracePath != ""})
+			if dumpDir != "" && tracePath == "" {
+				tracePath = filepath.Join(dumpDir, "trace.json")
+			}
+			res, err := infer.Run(m, in, infer.Options{Threads: threads, Trace: tracePath != "", KeepOutputs: dumpDir != ""})
 			if err != nil {
 				return err
+			}
+			if dumpDir != "" {
+				if err := dumpNodeOutputs(dumpDir, res); err != nil {
+					return err
+				}
 			}
 			files := map[string]string{}
 			for _, o := range outputs {
@@ -379,6 +387,7 @@ func newModelRunCmd() *cobra.Command {
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "input file (.npy or .json), or name=path (repeatable)")
 	cmd.Flags().StringArrayVar(&outputs, "output", nil, "write an output as .npy: path, or name=path (repeatable)")
 	cmd.Flags().StringVar(&tracePath, "trace", "", "write the execution trace (node roots, trace root) as JSON")
+	cmd.Flags().StringVar(&dumpDir, "dump", "", "write every node output as dir/node-I-J.npy and the trace as dir/trace.json (keeps all activations in memory)")
 	cmd.Flags().IntVar(&threads, "threads", 0, "worker threads (default: all CPUs; never changes the result)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -423,10 +432,10 @@ type modelStepReport struct {
 func newModelStepCmd() *cobra.Command {
 	var inputs []string
 	var node, output, element int
-	var tracePath, proofPath string
+	var tracePath, proofPath, dumpDir string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "step model.pvm --input x.npy --node N [--element I]",
+		Use:   "step model.pvm --input x.npy --node N [--element I] [--dump dir]",
 		Short: "Re-execute one node, or one output element with its one-step proof, and compare with the full run",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -478,6 +487,22 @@ func newModelStepCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("step proof does not verify: %w", err)
 				}
+			} else if dumpDir != "" {
+				// Re-execute the node from the values another run dumped and
+				// compare with that run's trace: no execution of the model.
+				vals, err := dumpedInputs(dumpDir, m, in, node)
+				if err != nil {
+					return err
+				}
+				outs, err := infer.StepNode(m, vals, node)
+				if err != nil {
+					return err
+				}
+				if tracePath == "" {
+					tracePath = filepath.Join(dumpDir, "trace.json")
+				}
+				rep.StepRoot = model.ValueRoot(outs[output], 0).String()
+				rep.Match = true
 			} else {
 				// Run up to the node (keeping its inputs), re-execute it alone,
 				// and compare with a full traced run.
@@ -516,6 +541,9 @@ func newModelStepCmd() *cobra.Command {
 					return fmt.Errorf("trace %s has no node %d output %d", tracePath, node, output)
 				}
 				rep.DumpRoot = dump.Nodes[node].Roots[output]
+				if rep.TraceRoot == "" {
+					rep.TraceRoot = dump.Root
+				}
 				if rep.StepRoot != "" {
 					rep.Match = rep.Match && rep.DumpRoot == rep.StepRoot
 				} else {
@@ -550,6 +578,7 @@ func newModelStepCmd() *cobra.Command {
 	cmd.Flags().IntVar(&element, "element", 0, "recompute only this flat output element, with a one-step proof")
 	cmd.Flags().StringVar(&tracePath, "trace", "", "also compare with a trace written by `model run --trace`")
 	cmd.Flags().StringVar(&proofPath, "proof", "", "with --element: write the one-step proof as JSON")
+	cmd.Flags().StringVar(&dumpDir, "dump", "", "read the node's inputs from a `model run --dump` directory instead of running the model")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -566,6 +595,54 @@ func partialInputs(m *model.Model, res *infer.Result, i int) ([]*tensor.Tensor, 
 			t := res.Outputs[n.Inputs[j]]
 			if t == nil {
 				return nil, fmt.Errorf("node %d input %q not produced by the partial run", i, n.Inputs[j])
+			}
+			out[j] = t
+		}
+	}
+	return out, nil
+}
+
+func dumpName(dir string, node, out int) string {
+	return filepath.Join(dir, fmt.Sprintf("node-%d-%d.npy", node, out))
+}
+
+// dumpNodeOutputs writes every node output of a KeepOutputs run.
+func dumpNodeOutputs(dir string, res *infer.Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	for i, outs := range res.NodeOutputs {
+		for j, t := range outs {
+			if err := writeNpy(dumpName(dir, i, j), t); err != nil {
+				return fmt.Errorf("dump: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// dumpedInputs reads node i's inputs from a dump directory (graph inputs
+// from --input, weights from the model).
+func dumpedInputs(dir string, m *model.Model, in map[string]*tensor.Tensor, i int) ([]*tensor.Tensor, error) {
+	n := &m.Nodes[i]
+	out := make([]*tensor.Tensor, len(n.Inputs))
+	for j, r := range n.InRefs {
+		switch r.Kind {
+		case model.RefInput:
+			t := in[m.Inputs[r.Index].Name]
+			if t == nil {
+				return nil, fmt.Errorf("node %d reads graph input %q: pass it with --input", i, m.Inputs[r.Index].Name)
+			}
+			out[j] = t
+		case model.RefNode:
+			f, err := os.Open(dumpName(dir, r.Index, r.Output))
+			if err != nil {
+				return nil, fmt.Errorf("dump: %w", err)
+			}
+			t, err := npy.Read(f)
+			f.Close()
+			if err != nil {
+				return nil, fmt.Errorf("dump node %d output %d: %w", r.Index, r.Output, err)
 			}
 			out[j] = t
 		}

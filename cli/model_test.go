@@ -115,6 +115,32 @@ func TestModelCLI(t *testing.T) {
 			t.Fatalf("step element report: %v\n%s", err, out)
 		}
 	}
+	// Re-execution from a dump of another run, without running the model.
+	dump := filepath.Join(dir, "dump")
+	if out, err = runModelCLI(t, "model", "run", pvm, "--input", input, "--dump", dump); err != nil {
+		t.Fatalf("run --dump: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"--node", "0", "--input", input}, {"--node", "1"}, {"--node", "2"}} {
+		out, err = runModelCLI(t, append([]string{"model", "step", pvm, "--dump", dump}, args...)...)
+		if err != nil || !strings.Contains(out, "match: true") {
+			t.Fatalf("step %v from dump: %v\n%s", args, err, out)
+		}
+	}
+	if _, err := runModelCLI(t, "model", "step", pvm, "--dump", dump, "--node", "0"); err == nil || !strings.Contains(err.Error(), "--input") {
+		t.Fatalf("step from dump without the graph input: %v", err)
+	}
+	other := filepath.Join(dir, "other.npy")
+	x2, _ := tensor.New(tensor.Float32, []int{1, 4, 8, 8})
+	x2.F32[5] = 3
+	if err := writeNpy(other, x2); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, filepath.Join(dump, "node-0-0.npy")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runModelCLI(t, "model", "step", pvm, "--dump", dump, "--node", "1"); err == nil {
+		t.Fatal("step from a tampered dump matched")
+	}
 	// A trace of another input does not match.
 	tr.Nodes[1].Roots[0] = strings.Repeat("0", 64)
 	b, _ = json.Marshal(tr)
