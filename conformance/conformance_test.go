@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/provena/provena/infer"
+	"github.com/provena/provena/internal/kernels"
 	"github.com/provena/provena/model"
 	"github.com/provena/provena/npy"
 	"github.com/provena/provena/ocr"
@@ -185,7 +186,7 @@ func checkDet(t *testing.T, c Case, x, got, want *tensor.Tensor) {
 }
 
 // TestThreadsBitIdentical checks that the thread count never changes an
-// output bit, nor does tracing. One rec input is enough: the others exercise
+// output bit, nor does tracing, nor the kernel path. One rec input is enough: the others exercise
 // the same kernels at the same shapes.
 func TestThreadsBitIdentical(t *testing.T) {
 	dir, cases := fixtures(t)
@@ -207,6 +208,18 @@ func TestThreadsBitIdentical(t *testing.T) {
 				if sum != first {
 					t.Errorf("threads %d trace %v: output sha256 %x, threads 1 gave %x", opts.Threads, opts.Trace, sum, first)
 				}
+			}
+			// The portable kernels must give the SIMD kernels' bits. In a
+			// build without SIMD both runs take the portable path.
+			if c.Name == "det_640" {
+				return // the slowest case; det_320 covers the same kernels
+			}
+			path := kernels.Path()
+			kernels.SetPurego(true)
+			defer kernels.SetPurego(false)
+			sum := sha256.Sum256(output(t, m, x, infer.Options{Threads: 2}).CanonicalBytes())
+			if sum != first {
+				t.Errorf("portable kernels: output sha256 %x, %s kernels gave %x", sum, path, first)
 			}
 		})
 	}
