@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -268,6 +269,88 @@ func encryptFile(path string) (*age.X25519Identity, []byte, *blob.Layout, error)
 	return key, ct.Bytes(), l, nil
 }
 
+// pendingDir is where an interrupted add or update of the file at path
+// keeps its ciphertext and its asset key (wrapped to the sender), so that
+// running the command again uploads only the missing chunks of the same
+// blob: age encryption is randomized, so re-encrypting would make a new one.
+func (e *dataEnv) pendingDir(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d\x00%s", abs, fi.Size(), fi.ModTime().UnixNano(), e.me))
+	return filepath.Join(e.f.home, "data", "pending", hex.EncodeToString(h[:16])), nil
+}
+
+// encryptUploadResumable is encryptUpload that survives interruptions: on
+// any failure, before or after registration, finish(false) keeps the
+// ciphertext and wrapped key in pendingDir; the next run with the same file
+// picks them up. finish(true) removes them.
+func (e *dataEnv) encryptUploadResumable(ctx context.Context, path string, log io.Writer) (key *age.X25519Identity, m blob.Manifest, finish func(ok bool), err error) {
+	dir, err := e.pendingDir(path)
+	if err != nil {
+		return nil, blob.Manifest{}, nil, err
+	}
+	var ct []byte
+	var l *blob.Layout
+	saved := false
+	if wrapped, rerr := os.ReadFile(filepath.Join(dir, "key.age")); rerr == nil {
+		if key, err = vault.UnwrapKey(wrapped, e.id); err != nil {
+			return nil, blob.Manifest{}, nil, fmt.Errorf("pending upload in %s: %w", dir, err)
+		}
+		if ct, err = os.ReadFile(filepath.Join(dir, "blob.age")); err != nil {
+			return nil, blob.Manifest{}, nil, fmt.Errorf("pending upload in %s: %w", dir, err)
+		}
+		if l, err = blob.BuildBytes(ct); err != nil {
+			return nil, blob.Manifest{}, nil, err
+		}
+		saved = true
+		fmt.Fprintf(log, "resuming the interrupted upload of blob %s from %s\n", l.Manifest.Root, dir)
+	} else if key, ct, l, err = encryptFile(path); err != nil {
+		return nil, blob.Manifest{}, nil, err
+	}
+	finish = func(ok bool) {
+		switch {
+		case ok:
+			os.RemoveAll(dir)
+		case !saved:
+			w, err := vault.WrapKey(key, e.id.Recipient())
+			if err == nil {
+				err = os.MkdirAll(dir, 0o700)
+			}
+			if err == nil {
+				err = writeFileAtomic(filepath.Join(dir, "blob.age"), ct)
+			}
+			if err == nil {
+				err = writeFileAtomic(filepath.Join(dir, "key.age"), w)
+			}
+			if err != nil {
+				fmt.Fprintf(log, "could not keep the upload for a resume: %v\n", err)
+				return
+			}
+			saved = true
+			fmt.Fprintf(log, "kept the encrypted upload in %s: run the same command again to resume\n", dir)
+		}
+	}
+	if err := e.upload(ctx, l, ct); err != nil {
+		finish(false)
+		return nil, blob.Manifest{}, nil, err
+	}
+	return key, l.Manifest, finish, nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 func (e *dataEnv) upload(ctx context.Context, l *blob.Layout, ct []byte) error {
 	bc := blob.Client{Parallel: 4}
 	for _, n := range e.blobs {
@@ -467,10 +550,12 @@ func newDataAddCmd() *cobra.Command {
 		if err := e.ensureKey(ctx); err != nil {
 			return err
 		}
-		key, m, err := e.encryptUpload(ctx, args[0])
+		key, m, finish, err := e.encryptUploadResumable(ctx, args[0], cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
+		ok := false
+		defer func() { finish(ok) }()
 		w, err := vault.WrapKey(key, e.id.Recipient())
 		if err != nil {
 			return err
@@ -491,6 +576,7 @@ func newDataAddCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		ok = true
 		out := dataAddOutput{Asset: m.Root.String(), Version: 1, Size: m.Size, Chunks: m.Chunks, Tx: s.Hash, Height: s.Committed.Height}
 		return emit(cmd.OutOrStdout(), f.json, out, func(w io.Writer) {
 			fmt.Fprintf(w, "asset %s registered in block %d (%d encrypted bytes, %d chunks)\n", out.Asset, out.Height, out.Size, out.Chunks)
@@ -537,10 +623,12 @@ func newDataUpdateCmd() *cobra.Command {
 				return err
 			}
 		}
-		key, m, err := e.encryptUpload(ctx, args[1])
+		key, m, finish, err := e.encryptUploadResumable(ctx, args[1], cmd.ErrOrStderr())
 		if err != nil {
 			return err
 		}
+		ok := false
+		defer func() { finish(ok) }()
 		var keys []tx.WrappedKey
 		for i, a := range readers {
 			w, err := vault.WrapKey(key, recips[i])
@@ -574,6 +662,7 @@ func newDataUpdateCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		ok = true
 		out := dataAddOutput{Asset: id.String(), Version: r.Versions + 1, Size: m.Size, Chunks: m.Chunks, Tx: s.Hash, Height: s.Committed.Height}
 		return emit(cmd.OutOrStdout(), f.json, out, func(w io.Writer) {
 			fmt.Fprintf(w, "asset %s version %d (blob %s) readable by %d accounts, block %d\n", out.Asset, out.Version, m.Root, len(keys), out.Height)

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,9 +169,66 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	}
 	must("data", "get", id, "-o", out, "--from", "bob", "--version", "1")
 
+	// An interrupted add resumes: the first run loses its connection after
+	// one chunk, the second uploads the rest of the same blob and registers.
+	fs0, _ := blob.Open(filepath.Join(dir, "flaky"))
+	var puts atomic.Int64
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && puts.Add(1) == 2 {
+			panic(http.ErrAbortHandler) // drop the connection
+		}
+		blob.NewHandler(fs0).ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+	in3 := filepath.Join(dir, "big.csv")
+	os.WriteFile(in3, []byte(strings.Repeat("resumable upload\n", 100_000)), 0o600) // 7 chunks encrypted
+	addFlaky := []string{"data", "add", in3, "--from", "alice", "--home", home, "--keyring-backend", "test", "--blob-nodes", flaky.URL, "--json"}
+	if _, err := runCLI(addFlaky...); err == nil {
+		t.Fatal("upload through a dropped connection succeeded")
+	}
+	pending, _ := filepath.Glob(filepath.Join(home, "data", "pending", "*", "blob.age"))
+	if len(pending) != 1 {
+		t.Fatalf("pending uploads: %v", pending)
+	}
+	ctPending, _ := os.ReadFile(pending[0])
+	lp, _ := blob.BuildBytes(ctPending)
+	stFirst, err := fs0.Status(lp.Manifest.Root)
+	if err != nil || len(stFirst.Missing) == 0 {
+		t.Fatalf("after the drop: %+v %v", stFirst, err)
+	}
+	putsFirst := puts.Load()
+	outFlaky, err := runCLI(addFlaky...)
+	if err != nil {
+		t.Fatalf("resumed add: %v", err)
+	}
+	var resumed dataAddOutput
+	json.Unmarshal([]byte(outFlaky), &resumed)
+	rootF, _ := merkle.ParseHash(resumed.Asset)
+	if st, err := fs0.Status(rootF); err != nil || !st.Complete {
+		t.Fatalf("resumed blob %s: %+v %v", resumed.Asset, st, err)
+	}
+	if dirs, _ := os.ReadDir(fs0.Dir()); len(dirs) != 1 {
+		t.Fatalf("the resume made a new blob: %d blobs in the store", len(dirs))
+	}
+	if resumed.Asset != lp.Manifest.Root.String() {
+		t.Fatalf("resumed asset %s, pending blob %s", resumed.Asset, lp.Manifest.Root)
+	}
+	if got := puts.Load() - putsFirst; got != int64(len(stFirst.Missing)) {
+		t.Fatalf("resume sent %d chunks, %d were missing", got, len(stFirst.Missing))
+	}
+	if left, _ := filepath.Glob(filepath.Join(home, "data", "pending", "*")); len(left) != 0 {
+		t.Fatalf("pending upload not cleaned: %v", left)
+	}
+
 	var ls []app.AssetRecord
 	json.Unmarshal([]byte(must("data", "ls", "--owner", "alice", "--json")), &ls)
-	if len(ls) != 1 || ls[0].Versions != 2 || ls[0].Earned != 20 {
+	if len(ls) != 2 {
+		t.Fatalf("ls: %+v", ls)
+	}
+	if ls[0].ID.String() != id {
+		ls[0], ls[1] = ls[1], ls[0]
+	}
+	if ls[0].Versions != 2 || ls[0].Earned != 20 {
 		t.Fatalf("ls: %+v", ls)
 	}
 	json.Unmarshal([]byte(must("data", "ls", "--owner", "bob", "--granted", "--json")), &ls)
