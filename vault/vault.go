@@ -99,6 +99,48 @@ func encryptTo(dst io.Writer, src io.Reader, to age.Recipient) error {
 	return nil
 }
 
+// Seal age-encrypts a small message (a job's prompt or answer) to every
+// recipient at once, for instance the requester and the worker that must
+// read it; any one of their identities opens it with Open.
+func Seal(plain []byte, to ...*age.X25519Recipient) ([]byte, error) {
+	if len(to) == 0 {
+		return nil, errors.New("seal: no recipients")
+	}
+	rs := make([]age.Recipient, len(to))
+	for i, r := range to {
+		rs[i] = r
+	}
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, rs...)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	if _, err := w.Write(plain); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Open decrypts Seal's output with one of its recipients' identities,
+// reading at most limit bytes of plaintext.
+func Open(sealed []byte, id *age.X25519Identity, limit int64) ([]byte, error) {
+	r, err := age.Decrypt(bytes.NewReader(sealed), id)
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("open: plaintext over %d bytes", limit)
+	}
+	return b, nil
+}
+
 // Decrypt age-decrypts src to dst with key. A wrong key fails before any
 // plaintext is written; a tampered payload fails at the damaged chunk.
 func Decrypt(dst io.Writer, src io.Reader, key *age.X25519Identity) error {

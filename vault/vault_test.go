@@ -186,3 +186,31 @@ func FuzzCheckWrapped(f *testing.F) {
 		}
 	})
 }
+
+func TestSealOpen(t *testing.T) {
+	req, _ := AccountIdentity(key(1))
+	worker, _ := AccountIdentity(key(2))
+	eve, _ := AccountIdentity(key(3))
+	prompt := []byte("what is 2+2?")
+	sealed, err := Seal(prompt, req.Recipient(), worker.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, prompt) {
+		t.Fatal("sealed message contains the plaintext")
+	}
+	for _, id := range []*age.X25519Identity{req, worker} {
+		if got, err := Open(sealed, id, 1<<10); err != nil || !bytes.Equal(got, prompt) {
+			t.Fatalf("open: %q %v", got, err)
+		}
+	}
+	if _, err := Open(sealed, eve, 1<<10); err == nil {
+		t.Fatal("a third party opened the message")
+	}
+	if _, err := Open(sealed, req, 4); err == nil || !strings.Contains(err.Error(), "over 4 bytes") {
+		t.Fatalf("limit: %v", err)
+	}
+	if _, err := Seal(prompt); err == nil {
+		t.Fatal("sealed to nobody")
+	}
+}
