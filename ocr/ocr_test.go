@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"math"
 	"os"
@@ -270,6 +271,30 @@ func TestLoadImage(t *testing.T) {
 	if !reflect.DeepEqual(a.F32, b.F32) {
 		t.Error("loaded image preprocesses differently from the original")
 	}
+	// JPEG is lossy: check it loads at the right size and stays close.
+	var jb bytes.Buffer
+	if err := jpeg.Encode(&jb, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	jp := filepath.Join(dir, "page.jpg")
+	if err := os.WriteFile(jp, jb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ji, err := LoadImage(jp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ji.Bounds().Size() != img.Bounds().Size() {
+		t.Errorf("jpeg size %v, want %v", ji.Bounds().Size(), img.Bounds().Size())
+	}
+	c := recInputOrFail(t, ji)
+	var maxDiff float32
+	for i := range c.F32 {
+		maxDiff = max(maxDiff, float32(math.Abs(float64(c.F32[i]-a.F32[i]))))
+	}
+	if maxDiff > 0.5 {
+		t.Errorf("jpeg input differs from the original by up to %v", maxDiff)
+	}
 	for name, data := range map[string][]byte{
 		"garbage.png":   []byte("not an image"),
 		"truncated.png": buf.Bytes()[:60],
@@ -286,6 +311,15 @@ func TestLoadImage(t *testing.T) {
 	if _, err := LoadImage(filepath.Join(dir, "absent.png")); err == nil {
 		t.Error("absent file: no error")
 	}
+}
+
+func recInputOrFail(t *testing.T, img image.Image) *tensor.Tensor {
+	t.Helper()
+	x, err := RecInput(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
 }
 
 // hugePNG is a PNG signature and IHDR chunk claiming a w×h image, with no
