@@ -483,3 +483,15 @@ func TestLowestHour(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseSolarProfile(f *testing.F) {
+	f.Add("Time,E/Cap ratio (kWh/kW),5 MW example (kWh)\n01.01.2015 00:00,0,0.00\n")
+	f.Add("Time,E/Cap ratio (kWh/kW),5 MW example (kWh)\n01.01.2015 10:00,0.241819,\"1,209.10\"\n")
+	f.Add("Time,E/Cap ratio\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseSolarProfile(strings.NewReader(s))
+		if err == nil && len(p.Hours) != 8760 {
+			t.Fatal("profile without 8760 hours")
+		}
+	})
+}
