@@ -159,11 +159,16 @@ func TestHashChunksWorkersAgree(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	one := HashChunks(data, 64, 1)
-	four := HashChunks(data, 64, 4)
-	for i := range one {
-		if one[i] != four[i] {
-			t.Fatalf("chunk %d differs with 4 workers", i)
+	for _, cs := range []int{1, 63, 64, 256, 1000} {
+		for _, n := range []int{0, 1, cs, 2*cs + 1, len(data)} {
+			one := HashChunks(data[:n], cs, 1)
+			four := HashChunks(data[:n], cs, 4)
+			for i := range one {
+				want := LeafHash(data[i*cs : min((i+1)*cs, n)])
+				if one[i] != want || four[i] != want {
+					t.Fatalf("chunk size %d, %d bytes: leaf %d differs from LeafHash", cs, n, i)
+				}
+			}
 		}
 	}
 }
