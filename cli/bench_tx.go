@@ -156,6 +156,11 @@ time from node0's NewBlock events.`,
 				}
 				tw.Flush()
 				fmt.Fprintln(w, "CPU µs/tx: this process's CPU time (all nodes, submitters, signing excluded) per committed transfer")
+				for _, r := range results {
+					if r.Rejected > 0 {
+						fmt.Fprintf(w, "%d validator(s): %d rejected, the first with: %s\n", r.Validators, r.Rejected, r.FirstRejects)
+					}
+				}
 			})
 		},
 	}
