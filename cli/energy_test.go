@@ -280,3 +280,22 @@ func TestEnergyDemo(t *testing.T) {
 		t.Fatalf("chart: %v", err)
 	}
 }
+
+func FuzzParseEnergyCSV(f *testing.F) {
+	f.Add("start,end,wh\n2026-06-01T11:00:00Z,2026-06-01T11:30:00Z,1500\n")
+	f.Add("# synthetic: x\nhour,gco2_per_kwh\n2026-06-01T00:00:00Z,341.5\n2026-06-01T01:00:00Z,300\n")
+	f.Add("2026-06-01T00:00:00Z,NaN\n")
+	f.Add("\"a,b\",c,d\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		if rows, err := parseEnergyReadingsCSV(strings.NewReader(s)); err == nil && len(rows) == 0 {
+			t.Fatal("no rows and no error")
+		}
+		if ser, err := parseEnergySeriesCSV(strings.NewReader(s)); err == nil {
+			for i, h := range ser.Hours {
+				if h.Hour%3600 != 0 || h.MgPerKWh > 5_000_000 || (i > 0 && h.Hour != ser.Hours[i-1].Hour+3600) {
+					t.Fatalf("accepted bad hour %+v", h)
+				}
+			}
+		}
+	})
+}
