@@ -96,7 +96,7 @@ func (a *App) EndBlock() (appHash []byte, events []Event, err error) {
 	if a.fatal != nil {
 		return nil, nil, fmt.Errorf("end block %d: %w", a.block.height, a.fatal)
 	}
-	ctx := &Context{kv: storeKV{a.store}, height: a.block.height, time: a.block.time, params: a.params}
+	ctx := &Context{kv: storeKV{a.store}, height: a.block.height, time: a.block.time, params: a.params, lastAppHash: a.store.Hash()}
 	if err := a.payFees(ctx); err != nil {
 		return nil, nil, fmt.Errorf("end block %d: %w", a.block.height, err)
 	}
@@ -313,7 +313,7 @@ func (a *App) execTx(b []byte, base kvReader, checking bool, height int64, block
 
 	sender := t.Sender()
 	txc := newCache(base)
-	ctx := &Context{kv: txc, height: height, time: blockTime, params: a.params, checking: checking}
+	ctx := &Context{kv: txc, height: height, time: blockTime, params: a.params, checking: checking, lastAppHash: a.store.Hash()}
 	acc, err := ctx.Account(sender)
 	if err != nil {
 		return a.internal(err, checking)

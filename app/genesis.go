@@ -57,7 +57,7 @@ func DefaultParams() Params {
 	return Params{
 		BlockTimeMs:     1000,
 		UnbondingBlocks: 100,
-		MaxTxBytes:      64 << 10,
+		MaxTxBytes:      256 << 10, // a one-step opML proof for PP-OCRv4 reaches ~177 KB
 		MinFee:          10,
 	}
 }

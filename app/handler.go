@@ -96,6 +96,9 @@ type Context struct {
 	params   Params
 	checking bool
 	events   []Event
+	// lastAppHash is the app hash committed by the previous block: a value
+	// every validator agrees on that no single transaction sender chose.
+	lastAppHash []byte
 }
 
 // Height is the height of the block being executed (in CheckTx, the next
@@ -108,6 +111,10 @@ func (c *Context) BlockTime() time.Time { return c.time }
 
 // Params are the chain parameters.
 func (c *Context) Params() Params { return c.params }
+
+// LastAppHash is the app hash committed by the previous block (empty before
+// the first commit). Modules mix it into deterministic draws.
+func (c *Context) LastAppHash() []byte { return c.lastAppHash }
 
 // IsCheck reports whether this is a mempool check rather than execution.
 func (c *Context) IsCheck() bool { return c.checking }

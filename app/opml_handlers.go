@@ -583,6 +583,7 @@ func opmlAssign(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 	hb := sha256.New()
 	hb.Write([]byte("provena/opml/assign\x00"))
 	hb.Write(seed)
+	hb.Write(ctx.LastAppHash())
 	hb.Write(binary.BigEndian.AppendUint64(nil, j.ID))
 	hb.Write(binary.BigEndian.AppendUint64(nil, uint64(ctx.Height())))
 	hb.Write(binary.BigEndian.AppendUint64(nil, uint64(len(j.Tried))))
