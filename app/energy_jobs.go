@@ -133,17 +133,9 @@ func energyIntensityFor(ctx *Context, zone string, hour int64) (energy.Intensity
 		}
 		return energy.Intensity{MgPerKWh: iv.MgPerKWh, Source: src, Ref: iv.Oracle}, true, nil
 	}
-	z, err := energy.AnnualIntensity(zone, energyAnnualYear(hour))
+	z, err := energy.AnnualIntensityOrLatest(zone, energyAnnualYear(hour))
 	if err != nil {
-		// The extract ends in 2025; later years use the latest year.
-		ys := energy.AnnualYears()
-		if len(ys) == 0 {
-			return energy.Intensity{}, false, nil
-		}
-		y, _ := strconv.Atoi(ys[len(ys)-1])
-		if z, err = energy.AnnualIntensity(zone, y); err != nil {
-			return energy.Intensity{}, false, nil
-		}
+		return energy.Intensity{}, false, nil
 	}
 	return energy.Intensity{MgPerKWh: z.MgPerKWh, Source: energy.SourceAnnual, Ref: z.Ref()}, true, nil
 }

@@ -1333,14 +1333,112 @@ func newEnergyReceiptCmd() *cobra.Command {
 				float64(s.OperationalUg)/1e6, float64(s.EmbodiedUg)/1e6, float64(s.TotalUg)/1e6, float64(s.PerInferenceUg)/1000, s.Inferences)
 			if cl != nil {
 				fmt.Fprintf(w, "certificates retired by %s: %d Wh, of which %d Wh matched 24/7 (same zone and hour); the SCI above is not lowered by them\n", claimant, cl.RetiredWh, cl.Matched247Wh)
+				if r, err := hex.DecodeString(rec.Receipt); err == nil {
+					if rc, err := energy.DecodeReceipt(r); err == nil {
+						if mk, err := energy.MarketBased(s, cl.RetiredWh, cl.Matched247Wh, rc.Intensity.MgPerKWh); err == nil {
+							fmt.Fprintf(w, "market-based (reported beside the SCI): %.3f Wh uncovered × %.0f g/kWh = %.3f gCO2e operational\n", float64(mk.UncoveredMWh)/1000, float64(mk.ResidualMgKWh)/1000, float64(mk.OperationalUg)/1e6)
+						}
+					}
+				}
 			} else {
 				fmt.Fprintln(w, "no certificates retired for this job")
 			}
 		})
 	})
 	sf.add(show, false)
-	cmd.AddCommand(show)
+	cmd.AddCommand(show, newEnergyReceiptPostCmd())
 	return cmd
+}
+
+func newEnergyReceiptPostCmd() *cobra.Command {
+	var (
+		f          energyFlags
+		job        uint64
+		start      string
+		wall, cpu  time.Duration
+		inferences uint64
+	)
+	cmd := &cobra.Command{
+		Use:   "post",
+		Short: "Sign and store an ESTIMATED energy receipt for an opML job run by --from (CCF model from the on-chain worker profile, the chain's intensity)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.RunE = energyRun(&f, func(ctx context.Context, e *energyEnv, cmd *cobra.Command, _ []string) error {
+		kr, err := f.keyring(false)
+		if err != nil {
+			return err
+		}
+		priv, err := kr.PrivateKey(f.from)
+		if err != nil {
+			return err
+		}
+		me := tx.AddressFromPubKey(priv.Public().(ed25519.PublicKey))
+		var prof *app.EnergyWorkerProfile
+		if err := e.query(ctx, app.QueryEnergyWorker, me.String(), &prof); err != nil {
+			return err
+		}
+		if prof == nil {
+			return fmt.Errorf("%s has no energy profile (provena energy worker-profile)", me)
+		}
+		t0, err := time.Parse(time.RFC3339, start)
+		if err != nil {
+			return fmt.Errorf("--start: %w", err)
+		}
+		ev, err := energy.NewEstimated(prof.CPUFamily, prof.VCPUs, uint64(wall.Milliseconds()), uint64(cpu.Milliseconds()), prof.PUEMilli)
+		if err != nil {
+			return err
+		}
+		hour := energy.HourOf(t0.Unix())
+		in, err := e.chainIntensity(ctx, prof.Zone, hour)
+		if err != nil {
+			return err
+		}
+		r := &energy.Receipt{
+			JobID: strconv.FormatUint(job, 10), Worker: priv.Public().(ed25519.PublicKey), Zone: prof.Zone,
+			StartMs: t0.UnixMilli(), EndMs: t0.UnixMilli() + wall.Milliseconds(), Inferences: inferences, Evidence: ev, Intensity: in,
+			Embodied: energy.Embodied{TotalG: prof.EmbodiedG, LifespanHours: prof.LifespanHours, ReservedVCPUs: prof.VCPUs, TotalVCPUs: prof.MachineVCPUs},
+		}
+		if err := r.Sign(priv); err != nil {
+			return err
+		}
+		b, err := r.Encode()
+		if err != nil {
+			return err
+		}
+		_, err = e.sendWith(ctx, cmd, priv, tx.MsgEnergyReceipt{Receipt: b})
+		return err
+	})
+	f.add(cmd, true)
+	cmd.Flags().Uint64Var(&job, "job", 0, "opML job id")
+	cmd.Flags().StringVar(&start, "start", "", "when the job started (RFC 3339)")
+	cmd.Flags().DurationVar(&wall, "wall", 0, "job wall time")
+	cmd.Flags().DurationVar(&cpu, "cpu-time", 0, "job CPU time")
+	cmd.Flags().Uint64Var(&inferences, "inferences", 1, "inferences served (R)")
+	for _, n := range []string{"job", "start", "wall"} {
+		cmd.MarkFlagRequired(n)
+	}
+	return cmd
+}
+
+// chainIntensity is the intensity the ledger expects in a receipt for zone
+// and hour: the posted oracle value, else the annual average.
+func (e *energyEnv) chainIntensity(ctx context.Context, zone string, hour int64) (energy.Intensity, error) {
+	var iv *app.EnergyIntensity
+	if err := e.query(ctx, app.QueryEnergyIntensity, fmt.Sprintf("%s@%d", zone, hour), &iv); err != nil {
+		return energy.Intensity{}, err
+	}
+	if iv != nil {
+		src := energy.SourceOracle
+		if iv.Synthetic {
+			src = energy.SourceSynthetic
+		}
+		return energy.Intensity{MgPerKWh: iv.MgPerKWh, Source: src, Ref: iv.Oracle}, nil
+	}
+	z, err := energy.AnnualIntensityOrLatest(zone, time.Unix(hour, 0).UTC().Year())
+	if err != nil {
+		return energy.Intensity{}, err
+	}
+	return energy.Intensity{MgPerKWh: z.MgPerKWh, Source: energy.SourceAnnual, Ref: z.Ref()}, nil
 }
 
 // --- bench ---

@@ -233,6 +233,15 @@ func TestEnergyCLIEndToEnd(t *testing.T) {
 	if err != nil || !bytes.Contains(b, []byte("<svg")) || !bytes.Contains(b, []byte("SYNTHETIC")) {
 		t.Fatalf("svg: %v", err)
 	}
+	// A worker's profile, and a receipt for a job that does not exist: the
+	// receipt is built, signed and checked by the ledger, which refuses it.
+	run("energy", "worker-profile", "--from", "w1", "--zone", "DE", "--cpu", "AMD EPYC 2nd Gen", "--vcpus", "4", "--machine-vcpus", "64", "--pue", "1.2", "--embodied-g", "1200000")
+	if out, err := energyRunCLI(append([]string{"energy", "receipt", "post", "--from", "w1", "--job", "424242", "--start", "2026-06-01T12:10:00Z", "--wall", "2s", "--cpu-time", "3s"}, K...)...); err == nil || !strings.Contains(err.Error(), "no job 424242") {
+		t.Fatalf("receipt for a missing job: %v\n%s", err, out)
+	}
+	if out, err := energyRunCLI(append([]string{"energy", "receipt", "show", "424242"}, K...)...); err == nil || !strings.Contains(err.Error(), "no energy receipt") {
+		t.Fatalf("receipt show of a missing job: %v\n%s", err, out)
+	}
 	if err := json.Unmarshal([]byte(run("energy", "report", "--account", "solar1", "--day", "2026-06-01", "--json")), &rep); err != nil {
 		t.Fatal(err)
 	}

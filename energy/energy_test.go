@@ -495,3 +495,50 @@ func FuzzParseSolarProfile(f *testing.F) {
 		}
 	})
 }
+
+func TestJobMeter(t *testing.T) {
+	p := Profile{Family: "Skylake", VCPUs: 2, PUEMilli: 1100}
+	// No counters: an estimate from CPU time.
+	m, err := StartJob(p, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Measuring() {
+		t.Fatal("measuring without counters")
+	}
+	x := 0.0
+	for i := range 3_000_000 {
+		x += float64(i % 7)
+	}
+	ev, s, e, err := m.Stop()
+	if err != nil || x < 0 {
+		t.Fatal(err)
+	}
+	est, ok := ev.(*Estimated)
+	if !ok || est.WallMs != uint64(e-s) || est.Family != "Skylake" || est.PUEMilli != 1100 {
+		t.Fatalf("evidence %#v", ev)
+	}
+	// Readable counters: a measurement.
+	root, set := fakeRAPL(t, 1000, 1<<32)
+	m, err = StartJob(p, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Measuring() {
+		t.Fatal("not measuring with readable counters")
+	}
+	set(3_600_001_000)
+	ev, _, _, err = m.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meas, ok := ev.(*Measured); !ok || len(meas.Counters) != 1 {
+		t.Fatalf("evidence %#v", ev)
+	}
+	if mwh, _ := ev.EnergyMWh(); mwh != 1100 { // 3600 J = 1 Wh, × PUE 1.1
+		t.Fatalf("measured %d mWh, want 1100", mwh)
+	}
+	if _, err := StartJob(Profile{Family: "Z80"}, ""); err == nil {
+		t.Fatal("unknown family accepted")
+	}
+}

@@ -271,3 +271,22 @@ func LowestHour(series []HourValue, from, deadline int64) (HourValue, error) {
 	}
 	return best, nil
 }
+
+// AnnualIntensityOrLatest is AnnualIntensity, except that a year after the
+// extract's last one uses the last year's figure (ledger and workers agree
+// on it for receipts of the current year).
+func AnnualIntensityOrLatest(zone string, year int) (ZoneIntensity, error) {
+	z, err := AnnualIntensity(zone, year)
+	if err == nil {
+		return z, nil
+	}
+	ys := AnnualYears()
+	if len(ys) == 0 {
+		return ZoneIntensity{}, err
+	}
+	last, _ := strconv.Atoi(ys[len(ys)-1])
+	if year <= last {
+		return ZoneIntensity{}, err
+	}
+	return AnnualIntensity(zone, last)
+}
