@@ -472,3 +472,59 @@ func (c *enChain) checkConservation(issued uint64, users []ed25519.PrivateKey) {
 		c.t.Fatalf("tokens not conserved: balances %d + burned %d != %d", balances, s.Burned, 4*enBalance)
 	}
 }
+
+// TestEnergyQueryProofs checks that every energy query path answers with a
+// proof that verifies against the app hash, present and absent keys alike,
+// and that a tampered value is caught.
+func TestEnergyQueryProofs(t *testing.T) {
+	c := newEnChain(t)
+	id := c.issue(enProducer, enMeter, enHour, 700)
+	c.ok(enProducer, tx.MsgEnergyOffer{Cert: id, Wh: 100, PricePerWh: 1})
+	h, appHash := c.a.Info()
+	c.send(enBuyer, tx.MsgEnergySplit{Cert: 99, Wh: 1}) // one more block so h is not the latest
+	dev := energy.DeviceIDFromMeterKey(enMeter.Public().(ed25519.PublicKey))
+	prod := apptest.Addr(enProducer).String()
+	cases := []struct{ path, data string }{
+		{app.QueryEnergyParams, ""},
+		{app.QueryEnergyTotals, ""},
+		{app.QueryEnergyDevice, dev.String()},
+		{app.QueryEnergyDevices, prod},
+		{app.QueryEnergyDeviceHr, fmt.Sprintf("%s@%d", dev, enHour)},
+		{app.QueryEnergyCert, "1"},
+		{app.QueryEnergyCert, "999"},
+		{app.QueryEnergyCerts, prod},
+		{app.QueryEnergyOffer, "1"},
+		{app.QueryEnergyOffers, ""},
+		{app.QueryEnergyClaim, prod + "/none"},
+		{app.QueryEnergyClaims, prod},
+		{app.QueryEnergyIntensity, fmt.Sprintf("DE@%d", enHour)},
+		{app.QueryEnergyWorker, prod},
+		{app.QueryEnergyReceipt, "1"},
+		{app.QueryEnergyJobClaim, "1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path+" "+tc.data, func(t *testing.T) {
+			r := c.a.Query(tc.path, []byte(tc.data), h, true)
+			if r.Code != app.CodeOK {
+				t.Fatalf("%d %s", r.Code, r.Log)
+			}
+			if err := app.VerifyQuery(appHash, tc.path, r); err != nil {
+				t.Fatal(err)
+			}
+			r.Value = append([]byte(" "), r.Value...)
+			if app.VerifyQuery(appHash, tc.path, r) == nil {
+				t.Fatal("tampered value verified")
+			}
+		})
+	}
+	for _, bad := range []struct{ path, data string }{
+		{app.QueryEnergyCert, "x"},
+		{app.QueryEnergyDevice, "abc"},
+		{app.QueryEnergyIntensity, "DE@5"},
+		{app.QueryEnergyParams, "x"},
+	} {
+		if r := c.a.Query(bad.path, []byte(bad.data), 0, false); r.Code != app.CodeBadQuery {
+			t.Errorf("%s %q: code %d", bad.path, bad.data, r.Code)
+		}
+	}
+}
