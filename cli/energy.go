@@ -1447,25 +1447,26 @@ func init() { benchCommands = append(benchCommands, newBenchEnergyCmd) }
 
 // energyBenchResult is what provena bench energy measures.
 type energyBenchResult struct {
-	Devices          int     `json:"devices"`
-	IssuedBundles    int     `json:"issued_bundles"`
-	IssueSeconds     float64 `json:"issue_seconds"`
-	IssuancesPerSec  float64 `json:"issuances_per_sec"`
-	Retirements      int     `json:"retirements"`
-	RetireSeconds    float64 `json:"retire_seconds"`
-	RetiresPerSec    float64 `json:"retirements_per_sec"`
-	ReceiptUs        float64 `json:"receipt_accounting_us"`
-	RAPLReadUs       float64 `json:"rapl_read_us,omitempty"`
-	RAPL             string  `json:"rapl"`
-	MinJobMsFor1Pct  float64 `json:"min_job_ms_for_1pct"`
-	ReferenceJobMs   float64 `json:"reference_job_ms"`
-	ReferenceOverPct float64 `json:"reference_overhead_pct"`
+	Devices          int              `json:"devices"`
+	IssuedBundles    int              `json:"issued_bundles"`
+	IssueSeconds     float64          `json:"issue_seconds"`
+	IssuancesPerSec  float64          `json:"issuances_per_sec"`
+	Retirements      int              `json:"retirements"`
+	RetireSeconds    float64          `json:"retire_seconds"`
+	RetiresPerSec    float64          `json:"retirements_per_sec"`
+	ReceiptUs        float64          `json:"receipt_accounting_us"`
+	RAPLReadUs       float64          `json:"rapl_read_us,omitempty"`
+	RAPL             string           `json:"rapl"`
+	MinJobMsFor1Pct  float64          `json:"min_job_ms_for_1pct"`
+	ReferenceJobMs   float64          `json:"reference_job_ms"`
+	ReferenceOverPct float64          `json:"reference_overhead_pct"`
+	Node             *energyNodeBench `json:"node,omitempty"`
 }
 
 func newBenchEnergyCmd() *cobra.Command {
 	var (
 		devices, perBlock int
-		asJSON            bool
+		asJSON, noNode    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "energy",
@@ -1476,10 +1477,22 @@ func newBenchEnergyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !noNode {
+				nb, err := runEnergyNodeBench(cmd.Context(), devices)
+				if err != nil {
+					return fmt.Errorf("node bench: %w", err)
+				}
+				r.Node = &nb
+			}
 			return emit(cmd.OutOrStdout(), asJSON, r, func(w io.Writer) {
 				fmt.Fprintf(w, "ledger, in process (IAVL commit each block, no CometBFT): %d devices, %d txs per block\n", r.Devices, perBlock)
 				fmt.Fprintf(w, "  issuance:   %d bundles in %.2f s = %.0f certificate issuances/s (24 hourly readings per tx)\n", r.IssuedBundles, r.IssueSeconds, r.IssuancesPerSec)
 				fmt.Fprintf(w, "  retirement: %d in %.2f s = %.0f retirements/s (one per tx)\n", r.Retirements, r.RetireSeconds, r.RetiresPerSec)
+				if r.Node != nil {
+					fmt.Fprintf(w, "one node (CometBFT in process, 1 validator, %d ms blocks, txs broadcast to the HTTP API, timed to commit):\n", r.Node.BlockTimeMs)
+					fmt.Fprintf(w, "  issuance:   %.0f certificate issuances/s (%d bundles in %.2f s)\n", r.Node.IssuancesPerSec, r.IssuedBundles, r.Node.IssueSeconds)
+					fmt.Fprintf(w, "  retirement: %.0f retirements/s (%d in %.2f s)\n", r.Node.RetiresPerSec, r.Retirements, r.Node.RetireSeconds)
+				}
 				fmt.Fprintf(w, "per-job accounting (estimate, receipt, SCI, sign, encode, tx): %.1f µs; RAPL: %s", r.ReceiptUs, r.RAPL)
 				if r.RAPLReadUs > 0 {
 					fmt.Fprintf(w, " (%.1f µs per read)", r.RAPLReadUs)
@@ -1491,6 +1504,7 @@ func newBenchEnergyCmd() *cobra.Command {
 	cmd.Flags().IntVar(&devices, "devices", 400, "production devices (one account each)")
 	cmd.Flags().IntVar(&perBlock, "per-block", 200, "transactions per block")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&noNode, "no-node", false, "skip the run through a real node")
 	return cmd
 }
 
@@ -1941,3 +1955,122 @@ func runEnergyDemo(parent context.Context, w io.Writer, solarPath, svgPath strin
 }
 
 func energyWhCeilCLI(mWh uint64) uint64 { return max(1, (mWh+999)/1000) }
+
+// energyNodeBench is the same workload through a real one-validator node:
+// transactions broadcast to the HTTP API, ordered by CometBFT, committed.
+type energyNodeBench struct {
+	BlockTimeMs     uint64  `json:"block_time_ms"`
+	IssueSeconds    float64 `json:"issue_seconds"`
+	IssuancesPerSec float64 `json:"issuances_per_sec"`
+	RetireSeconds   float64 `json:"retire_seconds"`
+	RetiresPerSec   float64 `json:"retirements_per_sec"`
+}
+
+func runEnergyNodeBench(parent context.Context, devices int) (energyNodeBench, error) {
+	res := energyNodeBench{BlockTimeMs: 100}
+	ctx, cancel := context.WithTimeout(parent, 5*time.Minute)
+	defer cancel()
+	home, err := os.MkdirTemp("", "provena-energy-bench-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(home)
+	ports, err := node.FreePorts(1)
+	if err != nil {
+		return res, err
+	}
+	params := app.DefaultParams()
+	params.BlockTimeMs = res.BlockTimeMs
+	owners := make([]ed25519.PrivateKey, devices)
+	meters := make([]ed25519.PrivateKey, devices)
+	var accounts []app.GenesisAccount
+	for i := range owners {
+		owners[i], meters[i] = energyBenchKey(30_000+i), energyBenchKey(40_000+i)
+		accounts = append(accounts, app.GenesisAccount{Address: tx.AddressFromPubKey(owners[i].Public().(ed25519.PublicKey)).String(), Balance: 1_000_000_000})
+	}
+	const chainID = "provena-energy-bench-node"
+	if _, err := node.Init(home, node.InitOptions{ChainID: chainID, Params: &params, Ports: ports, Accounts: accounts}); err != nil {
+		return res, err
+	}
+	n, err := node.Start(ctx, home, node.StartOptions{LogWriter: io.Discard})
+	if err != nil {
+		return res, err
+	}
+	defer n.Stop()
+	c := client.New(n.APIAddr)
+	if _, err := c.WaitHeight(ctx, 1); err != nil {
+		return res, err
+	}
+	nonces := make([]uint64, devices)
+	sign := func(i int, m tx.Msg) []byte {
+		b, err := tx.Sign(owners[i], chainID, nonces[i], params.MinFee, m)
+		if err != nil {
+			panic(err) // valid keys and messages: cannot fail
+		}
+		nonces[i]++
+		return b
+	}
+	// broadcast sends txs in order and waits until the last of each
+	// sender's is committed; it returns the elapsed time.
+	broadcast := func(txs [][]byte) (time.Duration, error) {
+		t0 := time.Now()
+		hashes := make([]string, 0, len(txs))
+		for _, b := range txs {
+			r, err := c.Broadcast(ctx, b, "sync")
+			if err != nil {
+				return 0, err
+			}
+			hashes = append(hashes, r.Hash)
+		}
+		for _, h := range hashes {
+			t, err := c.WaitTx(ctx, h)
+			if err != nil {
+				return 0, err
+			}
+			if t.Code != 0 {
+				return 0, fmt.Errorf("bench tx %s failed: %d %s", h, t.Code, t.Log)
+			}
+		}
+		return time.Since(t0), nil
+	}
+	var reg [][]byte
+	for i := range owners {
+		reg = append(reg, sign(i, tx.MsgEnergyRegisterDevice{Tech: "solar", CapacityW: 5000, Zone: "DE", MeterPubKey: meters[i].Public().(ed25519.PublicKey)}))
+	}
+	if _, err := broadcast(reg); err != nil {
+		return res, err
+	}
+	day := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Unix()
+	var issue [][]byte
+	for i := range owners {
+		id := energy.DeviceIDFromMeterKey(meters[i].Public().(ed25519.PublicKey))
+		m := tx.MsgEnergySubmitReadings{Device: id}
+		for h := int64(0); h < 24; h++ {
+			r := energy.Reading{Device: id, Start: day + h*3600, End: day + (h+1)*3600, Wh: 1000, CumulativeWh: uint64(h+1) * 1000}
+			sig, err := energy.SignReading(meters[i], chainID, r)
+			if err != nil {
+				return res, err
+			}
+			m.Readings = append(m.Readings, tx.EnergySignedReading{Start: r.Start, End: r.End, Wh: r.Wh, CumulativeWh: r.CumulativeWh, Signature: sig})
+		}
+		issue = append(issue, sign(i, m))
+	}
+	d, err := broadcast(issue)
+	if err != nil {
+		return res, err
+	}
+	res.IssueSeconds = d.Seconds()
+	res.IssuancesPerSec = float64(devices*24) / d.Seconds()
+	var retire [][]byte
+	for i := range owners {
+		for h := range 5 {
+			retire = append(retire, sign(i, tx.MsgEnergyRetire{Cert: uint64(24*i + h + 1), Wh: 1000, Claim: fmt.Sprintf("bench-%d", h), Zone: "DE", Hour: day + int64(h)*3600, ConsumptionWh: 1000}))
+		}
+	}
+	if d, err = broadcast(retire); err != nil {
+		return res, err
+	}
+	res.RetireSeconds = d.Seconds()
+	res.RetiresPerSec = float64(len(retire)) / d.Seconds()
+	return res, nil
+}

@@ -308,3 +308,16 @@ func FuzzParseEnergyCSV(f *testing.F) {
 		}
 	})
 }
+
+func TestEnergyNodeBenchSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	r, err := runEnergyNodeBench(context.Background(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.IssuancesPerSec <= 0 || r.RetiresPerSec <= 0 {
+		t.Fatalf("%+v", r)
+	}
+}
