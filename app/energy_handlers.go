@@ -104,6 +104,11 @@ func handleEnergySubmitReadings(ctx *Context, _ tx.Address, m tx.Msg) error {
 		if r.Start < d.LastEnd {
 			return Fail(CodeEnergyBadReading, "reading %d: interval [%d, %d) overlaps or goes back before the device's last reading, which ended at %d", i, r.Start, r.End, d.LastEnd)
 		}
+		// A meter's register starts wherever it stood when the device was
+		// registered: the first reading sets the baseline.
+		if d.LastEnd == 0 && r.CumulativeWh >= r.Wh {
+			d.CumulativeWh = r.CumulativeWh - r.Wh
+		}
 		if want := d.CumulativeWh + r.Wh; want < d.CumulativeWh || r.CumulativeWh != want {
 			return Fail(CodeEnergyBadReading, "reading %d: cumulative register %d Wh, but the last register %d Wh plus %d Wh is %d", i, r.CumulativeWh, d.CumulativeWh, r.Wh, want)
 		}

@@ -140,6 +140,13 @@ func TestEnergyReadings(t *testing.T) {
 	c.fails(enBuyer, tx.MsgEnergyRegisterDevice{Tech: "wind", CapacityW: 1, Zone: "FR", MeterPubKey: enMeter.Public().(ed25519.PublicKey)}, app.CodeEnergyState, "already registered")
 
 	h := enHour
+	// A meter whose register already stood at 5000 Wh: the first reading
+	// sets the baseline, the next must continue it.
+	m2 := apptest.Key(398)
+	dev2 := c.register(enProducer, m2)
+	c.ok(enBuyer, readings(t, m2, dev2, 5000, [3]int64{h, h + 60, 1}))
+	c.fails(enBuyer, readings(t, m2, dev2, 0, [3]int64{h + 60, h + 120, 1}), app.CodeEnergyBadReading, "cumulative register")
+	c.ok(enBuyer, readings(t, m2, dev2, 5001, [3]int64{h + 60, h + 120, 1}))
 	// Four quarter hours; the last closes the hour and issues one bundle.
 	c.ok(enBuyer, readings(t, enMeter, dev, 0, [3]int64{h, h + 900, 300}, [3]int64{h + 900, h + 1800, 400}, [3]int64{h + 1800, h + 2700, 500}, [3]int64{h + 2700, h + 3600, 600}))
 	if ce := c.cert(1); ce.Wh != 1800 || ce.Hour != h || ce.Owner != apptest.Addr(enProducer).String() || ce.Status != "active" || ce.Zone != "DE" {
@@ -199,7 +206,7 @@ func TestEnergyReadings(t *testing.T) {
 	}
 	var tot app.EnergyTotals
 	c.query(app.QueryEnergyTotals, "", &tot)
-	if tot.IssuedWh != 1900 || tot.Bundles != 2 || tot.Devices != 1 {
+	if tot.IssuedWh != 1900 || tot.Bundles != 2 || tot.Devices != 2 {
 		t.Fatalf("totals %+v", tot)
 	}
 }
