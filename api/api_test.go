@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -309,4 +310,44 @@ func FuzzParseHash(f *testing.F) {
 			t.Fatalf("ParseHash(%q) = %d bytes", s, len(b))
 		}
 	})
+}
+
+// FuzzRequests sends arbitrary path segments and bodies to the running node:
+// every answer must be JSON, and nothing may be a 500 (a panic or an
+// unmapped failure).
+func FuzzRequests(f *testing.F) {
+	f.Add("pv0000000000000000000000000000000000000000", []byte(`{"tx":"AAAA","mode":"sync"}`))
+	f.Add("latest", []byte(`{"tx":null}`))
+	f.Add("0x"+strings.Repeat("ab", 32), []byte(`[]`))
+	f.Add("%zz", []byte("\x00\xff"))
+	f.Fuzz(func(t *testing.T, seg string, body []byte) {
+		for _, p := range []string{"/v1/accounts/", "/v1/txs/", "/v1/blocks/"} {
+			req, err := http.NewRequest(http.MethodGet, testAPI+p+url.PathEscape(seg)+"?prove=true", nil)
+			if err != nil {
+				return
+			}
+			checkFuzzResponse(t, req)
+		}
+		req, err := http.NewRequest(http.MethodPost, testAPI+"/v1/txs", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkFuzzResponse(t, req)
+	})
+}
+
+func checkFuzzResponse(t *testing.T, req *http.Request) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode >= 500 || !json.Valid(b) {
+		t.Fatalf("%s %s: HTTP %d %s", req.Method, req.URL, resp.StatusCode, b)
+	}
 }
