@@ -116,13 +116,6 @@ func HashChunks(data []byte, chunkSize, workers int) []Hash {
 		// run without allocating a hash state per leaf.
 		buf := make([]byte, 1+chunkSize)
 		buf[0] = leafPrefix
-		if has2x {
-			// Full chunks go two at a time through the interleaved hasher.
-			pair := newPairHasher(leafPrefix, chunkSize)
-			for ; lo+1 < hi && (lo+2)*chunkSize <= len(data); lo += 2 {
-				leaves[lo], leaves[lo+1] = pair.hash2(data[lo*chunkSize:(lo+1)*chunkSize], data[(lo+1)*chunkSize:(lo+2)*chunkSize])
-			}
-		}
 		for i := lo; i < hi; i++ {
 			n := copy(buf[1:], data[i*chunkSize:min((i+1)*chunkSize, len(data))])
 			leaves[i] = sha256.Sum256(buf[:1+n])
@@ -165,19 +158,6 @@ func Root(leaves []Hash) (Hash, error) {
 // j only reads children 2j and 2j+1, which are at or after j.
 func nextLevel(cur, next []Hash) []Hash {
 	j := 0
-	if has2x && len(next) >= 2 {
-		var buf, buf2 [2 * len(Hash{})]byte
-		pair := newPairHasher(innerPrefix, len(buf))
-		// Parents j and j+1 read children 2j..2j+3, all at or after j+1, so
-		// both are computed before either is written.
-		for ; 2*j+3 < len(cur); j += 2 {
-			copy(buf[:32], cur[2*j][:])
-			copy(buf[32:], cur[2*j+1][:])
-			copy(buf2[:32], cur[2*j+2][:])
-			copy(buf2[32:], cur[2*j+3][:])
-			next[j], next[j+1] = pair.hash2(buf[:], buf2[:])
-		}
-	}
 	for ; j < len(next); j++ {
 		if 2*j+1 < len(cur) {
 			next[j] = Node(cur[2*j], cur[2*j+1])
