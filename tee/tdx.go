@@ -2,6 +2,7 @@ package tee
 
 import (
 	"crypto/x509"
+	_ "embed"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -10,6 +11,21 @@ import (
 	pb "github.com/google/go-tdx-guest/proto/tdx"
 	tdxverify "github.com/google/go-tdx-guest/verify"
 )
+
+// intelRootPEM is go-tdx-guest@v0.3.1's verify/trusted_root.pem (Intel
+// SGX Root CA), passed explicitly: when the library falls back to its own
+// copy it logs a warning to stdout, which would corrupt --json output.
+//
+//go:embed intel_sgx_root.pem
+var intelRootPEM []byte
+
+var intelRoots = func() *x509.CertPool {
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(intelRootPEM) {
+		panic("tee: embedded Intel root does not parse")
+	}
+	return p
+}()
 
 // offlineGetter answers collateral requests from what the caller supplied
 // and never from the network.
@@ -32,7 +48,7 @@ func verifyTDX(quote []byte, opts Options) (*Report, error) {
 	if !ok {
 		return nil, fmt.Errorf("quote format %T is not supported (want v4)", parsed)
 	}
-	vo := &tdxverify.Options{Now: opts.Now, Getter: offlineGetter(nil)}
+	vo := &tdxverify.Options{Now: opts.Now, Getter: offlineGetter(nil), TrustedRoots: intelRoots}
 	status := "unchecked"
 	if len(opts.Collateral.TDX) > 0 {
 		// The library only reads collateral through its getter; ours is

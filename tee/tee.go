@@ -29,15 +29,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"time"
-
-	"github.com/google/logger"
 )
-
-// The vendor libraries warn on stderr through google/logger on every call
-// ("using embedded Intel certificate"); the Report says what was checked.
-func init() { logger.Init("tee", false, false, io.Discard) }
 
 // Kinds, as written in messages and on the command line.
 const (
