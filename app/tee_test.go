@@ -130,7 +130,7 @@ func TestTeeRegistration(t *testing.T) {
 	expect(res[3], app.CodeTeeNotAllowed, "not allowed for model")
 	expect(res[4], app.CodeTeeStale, "stale attestation")
 	expect(res[5], app.CodeTeeInvalid, "simulated quote valid from") // its certificate expired
-	expect(res[6], app.CodeTeeInvalid, "valid from") // issued in the future: not yet valid
+	expect(res[6], app.CodeTeeInvalid, "valid from")                 // issued in the future: not yet valid
 	expect(res[7], app.CodeTeeSimNotAllowed, "does not name its root")
 	expect(res[8], app.CodeTeeBinding, "does not bind")
 	expect(res[9], app.CodeTeeInvalid, "verify tdx attestation")
