@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/hex"
@@ -13,7 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/provena/provena/app"
 	"github.com/provena/provena/tee"
+	"github.com/provena/provena/tee/sim"
+	"github.com/provena/provena/tx"
+	"github.com/provena/provena/vault"
 )
 
 func init() { commands = append(commands, newTeeCmd) }
@@ -23,7 +28,7 @@ func newTeeCmd() *cobra.Command {
 		Use:   "tee",
 		Short: "Enclave attestations (teeML): verify quotes offline",
 	}
-	c.AddCommand(newTeeVerifyCmd())
+	c.AddCommand(newTeeVerifyCmd(), newTeeBindingCmd(), newTeeConfigCmd(), newTeeAllowCmd(), newTeeRegisterCmd(), newTeeShowCmd())
 	return c
 }
 
@@ -162,4 +167,189 @@ func teeLoadCollateral(opts *tee.Options, kind, path, product string) error {
 		return fmt.Errorf("--collateral is not used for kind %q", kind)
 	}
 	return nil
+}
+
+// teeKeys returns a key's ed25519 public key and age X25519 recipient, the
+// pair an enclave's report data must bind.
+func teeKeys(priv ed25519.PrivateKey) (ed25519.PublicKey, string, error) {
+	id, err := vault.AccountIdentity(priv)
+	if err != nil {
+		return nil, "", err
+	}
+	return priv.Public().(ed25519.PublicKey), id.Recipient().String(), nil
+}
+
+func newTeeBindingCmd() *cobra.Command {
+	f := &dataFlags{}
+	cmd := &cobra.Command{
+		Use:   "binding --from KEY",
+		Short: "Print the 64-byte report data a worker's enclave must put in its quote",
+		Args:  cobra.NoArgs,
+		RunE: dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
+			pub, x, err := teeKeys(e.priv)
+			if err != nil {
+				return err
+			}
+			rd := tee.BindingReportData(pub, x)
+			out := map[string]string{"sign_key": hex.EncodeToString(pub), "x25519": x, "report_data": hex.EncodeToString(rd[:])}
+			return printOut(cmd, f.json, out, fmt.Sprintf("sign key:    %x\nx25519:      %s\nreport data: %x\n", pub, x, rd))
+		}),
+	}
+	f.add(cmd, true)
+	return cmd
+}
+
+func newTeeConfigCmd() *cobra.Command {
+	f := &dataFlags{}
+	var roots []string
+	var maxAge time.Duration
+	cmd := &cobra.Command{
+		Use:   "config --max-age 24h [--sim-root HEX|test] --from KEY",
+		Short: "Fix the tee module's settings in block 1 (trusted simulated roots, attestation freshness)",
+		Args:  cobra.NoArgs,
+		RunE: dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
+			msg, err := teeConfigMsg(roots, maxAge)
+			if err != nil {
+				return err
+			}
+			s, err := e.send(ctx, msg)
+			if err != nil {
+				return err
+			}
+			return printOut(cmd, f.json, map[string]any{"tx": s.Hash, "config": msg},
+				fmt.Sprintf("tee config: %d simulated roots, max age %s, in tx %s\n", len(msg.SimRoots), maxAge, s.Hash))
+		}),
+	}
+	f.add(cmd, true)
+	cmd.Flags().StringSliceVar(&roots, "sim-root", nil, "trust this simulated root (hex ed25519 key, or \"test\" for tee/sim's test root)")
+	cmd.Flags().DurationVar(&maxAge, "max-age", 24*time.Hour, "how long an attestation counts")
+	return cmd
+}
+
+func teeConfigMsg(roots []string, maxAge time.Duration) (tx.MsgTeeConfig, error) {
+	msg := tx.MsgTeeConfig{SimRoots: []string{}, MaxAgeSecs: uint64(maxAge / time.Second)}
+	for _, r := range roots {
+		if r == "test" {
+			r = hex.EncodeToString(sim.TestRootPublic())
+		}
+		msg.SimRoots = append(msg.SimRoots, r)
+	}
+	return msg, msg.ValidateBasic()
+}
+
+func newTeeAllowCmd() *cobra.Command {
+	f := &dataFlags{}
+	var msg tx.MsgTeeAllow
+	cmd := &cobra.Command{
+		Use:   "allow --kind KIND --measurement HEX --model ID --from KEY [--revoke]",
+		Short: "Allow (or revoke) an enclave code identity for your model",
+		Args:  cobra.NoArgs,
+		RunE: dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
+			if err := msg.ValidateBasic(); err != nil {
+				return err
+			}
+			s, err := e.send(ctx, msg)
+			if err != nil {
+				return err
+			}
+			verb := "allowed"
+			if msg.Revoke {
+				verb = "revoked"
+			}
+			return printOut(cmd, f.json, map[string]any{"tx": s.Hash, "allow": msg},
+				fmt.Sprintf("%s %s measurement %s for model %s in tx %s\n", verb, msg.Kind, msg.Measurement, msg.ModelID, s.Hash))
+		}),
+	}
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&msg.Kind, "kind", "", "tdx, sev-snp, nitro or sim")
+	cmd.Flags().StringVar(&msg.Measurement, "measurement", "", "measurement, hex (tee verify prints it)")
+	cmd.Flags().StringVar(&msg.ModelID, "model", "", "model id, hex")
+	cmd.Flags().BoolVar(&msg.Revoke, "revoke", false, "withdraw the measurement instead")
+	return cmd
+}
+
+func newTeeRegisterCmd() *cobra.Command {
+	f := &dataFlags{}
+	var kind, quotePath, vcekPath, simLabel, modelID string
+	cmd := &cobra.Command{
+		Use:   "register --model ID (--kind KIND --quote FILE | --simulate LABEL) --from KEY",
+		Short: "Post a worker's attestation for a model; the chain verifies it at the block time",
+		Long: `Post a worker's attestation. The quote's report data must be what
+"provena tee binding" prints for the same key. With --simulate LABEL no
+hardware is used: tee/sim's test root signs a quote claiming the measurement
+derived from LABEL, now. Such a quote is SIMULATED and only a chain whose
+block-1 tee config names the test root accepts it.`,
+		Args: cobra.NoArgs,
+		RunE: dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
+			pub, x, err := teeKeys(e.priv)
+			if err != nil {
+				return err
+			}
+			msg := tx.MsgTeeRegister{ModelID: modelID, Kind: kind, SignKey: pub, X25519: x}
+			note := ""
+			switch {
+			case simLabel != "" && quotePath != "":
+				return fmt.Errorf("give --quote or --simulate, not both")
+			case simLabel != "":
+				a := sim.New(sim.MeasurementOf(simLabel))
+				msg.Kind, msg.Quote = tee.KindSim, a.QuoteFor(pub, x, time.Now())
+				note = fmt.Sprintf("SIMULATED attestation (no TEE hardware), measurement %x\n", a.Measurement)
+			case quotePath != "":
+				if msg.Quote, err = os.ReadFile(quotePath); err != nil {
+					return fmt.Errorf("read quote: %w", err)
+				}
+			default:
+				return fmt.Errorf("give --quote FILE or --simulate LABEL")
+			}
+			if vcekPath != "" {
+				if msg.VCEK, err = os.ReadFile(vcekPath); err != nil {
+					return fmt.Errorf("read vcek: %w", err)
+				}
+			}
+			if err := msg.ValidateBasic(); err != nil {
+				return err
+			}
+			s, err := e.send(ctx, msg)
+			if err != nil {
+				return err
+			}
+			return printOut(cmd, f.json, map[string]any{"tx": s.Hash, "kind": msg.Kind, "simulated": msg.Kind == tee.KindSim, "x25519": x},
+				note+fmt.Sprintf("registered %s attestation of %s for model %s in tx %s\n", msg.Kind, e.me, modelID, s.Hash))
+		}),
+	}
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&modelID, "model", "", "model id, hex")
+	cmd.Flags().StringVar(&kind, "kind", "", "tdx, sev-snp or nitro (with --quote)")
+	cmd.Flags().StringVar(&quotePath, "quote", "", "quote file")
+	cmd.Flags().StringVar(&vcekPath, "vcek", "", "SEV-SNP VCEK certificate, DER")
+	cmd.Flags().StringVar(&simLabel, "simulate", "", "sign a SIMULATED quote with tee/sim's test root, measurement from this label")
+	return cmd
+}
+
+func newTeeShowCmd() *cobra.Command {
+	f := &dataFlags{}
+	cmd := &cobra.Command{
+		Use:   "show WORKER MODEL",
+		Short: "Show a worker's registered attestation for a model",
+		Args:  cobra.ExactArgs(2),
+		RunE: dataRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+			var a *app.TeeAttestation
+			if err := e.query(ctx, app.QueryTeeAttestation, args[0]+"/"+args[1], &a); err != nil {
+				return err
+			}
+			if a == nil {
+				return fmt.Errorf("%s has no attestation for model %s", args[0], args[1])
+			}
+			return emit(cmd.OutOrStdout(), f.json, a, func(w io.Writer) {
+				if a.Simulated {
+					fmt.Fprintln(w, "SIMULATED attestation: signed by a test root, proves nothing about hardware")
+				}
+				fmt.Fprintf(w, "worker %s, model %s, kind %s\n", a.Worker, a.Model, a.Kind)
+				fmt.Fprintf(w, "  measurement %s (tcb %s)\n  platform %s\n  x25519 %s\n", a.Measurement, a.TCBStatus, a.Platform, a.X25519)
+				fmt.Fprintf(w, "  registered at height %d (%s), fresh until %s\n", a.Height, a.RegisteredAt.Format(time.RFC3339), a.FreshUntil.Format(time.RFC3339))
+			})
+		}),
+	}
+	f.add(cmd, false)
+	return cmd
 }

@@ -87,3 +87,35 @@ func teeRunCLI(args ...string) (string, error) {
 	err := root.ExecuteContext(context.Background())
 	return out.String(), err
 }
+
+func TestTeeConfigMsg(t *testing.T) {
+	tests := []struct {
+		name    string
+		roots   []string
+		maxAge  time.Duration
+		want    int
+		wantErr string
+	}{
+		{"test root", []string{"test"}, time.Hour, 1, ""},
+		{"no roots", nil, time.Hour, 0, ""},
+		{"bad root", []string{"zz"}, time.Hour, 0, "sim_roots[0]"},
+		{"zero age", nil, 0, 0, "max_age_secs"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := teeConfigMsg(tc.roots, tc.maxAge)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || len(m.SimRoots) != tc.want {
+				t.Fatalf("%+v %v", m, err)
+			}
+			if tc.want == 1 && m.SimRoots[0] != hex.EncodeToString(sim.TestRootPublic()) {
+				t.Fatal("test root not substituted")
+			}
+		})
+	}
+}
