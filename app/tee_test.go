@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
 	"os"
@@ -45,26 +46,50 @@ func teeModelMsg(id byte) tx.MsgRegisterModel {
 }
 
 // TestTeeRegistration runs the module through real blocks: block-1
-// config, allow-lists, and each reason an attestation is rejected.
+// config, allow-lists, and each reason an attestation is rejected. Four
+// independent ledgers (as four validators) execute the same blocks and
+// must reach the same verdicts and app hashes.
 func TestTeeRegistration(t *testing.T) {
 	own, other := apptest.Key(30), apptest.Key(31)
 	wa, wb := newTeeWorker(t, 32), newTeeWorker(t, 33)
-	c, err := opmlchain.New(app.Params{}, 1_000_000, own, other, wa.key, wb.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	send := func(msgs ...any) []opmlchain.Delivered {
-		t.Helper()
-		for i := 0; i < len(msgs); i += 2 {
-			if _, err := c.Submit(msgs[i].(ed25519.PrivateKey), msgs[i+1].(tx.Msg)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		res, err := c.Block()
+	var chains []*opmlchain.Chain
+	for range 4 {
+		c, err := opmlchain.New(app.Params{}, 1_000_000, own, other, wa.key, wb.key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res
+		chains = append(chains, c)
+	}
+	c := chains[0]
+	send := func(msgs ...any) []opmlchain.Delivered {
+		t.Helper()
+		var first []opmlchain.Delivered
+		var firstHash []byte
+		for v, c := range chains {
+			for i := 0; i < len(msgs); i += 2 {
+				if _, err := c.Submit(msgs[i].(ed25519.PrivateKey), msgs[i+1].(tx.Msg)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := c.Block()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, hash := c.App().Info()
+			if v == 0 {
+				first, firstHash = res, hash
+				continue
+			}
+			if !bytes.Equal(hash, firstHash) {
+				t.Fatalf("validator %d: app hash %x, validator 0: %x", v, hash, firstHash)
+			}
+			for i := range res {
+				if res[i].Result.Code != first[i].Result.Code || res[i].Result.Log != first[i].Result.Log {
+					t.Fatalf("validator %d tx %d: %d %q, validator 0: %d %q", v, i, res[i].Result.Code, res[i].Result.Log, first[i].Result.Code, first[i].Result.Log)
+				}
+			}
+		}
+		return first
 	}
 	expect := func(d opmlchain.Delivered, code uint32, reason string) {
 		t.Helper()
