@@ -175,7 +175,7 @@ func TestOpenAPIRoutesServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := map[string]string{"{address}": aliceAddr().String(), "{hash}": sent.Hash, "{height}": "1"}
+	args := map[string]string{"{address}": aliceAddr().String(), "{hash}": sent.Hash, "{height}": "1", "{path}": "supply"}
 	for _, route := range openAPIRoutes(t) {
 		t.Run(route, func(t *testing.T) {
 			method, path, _ := strings.Cut(route, " ")

@@ -49,6 +49,7 @@ func NewServer(c rpcclient.Client, opts Options) http.Handler {
 	mux.HandleFunc("GET /v1/blocks/{height}", s.block)
 	mux.HandleFunc("GET /v1/supply", s.supply)
 	mux.HandleFunc("GET /v1/params", s.params)
+	mux.HandleFunc("GET /v1/query/{path...}", s.moduleQuery)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "no_route", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
@@ -167,40 +168,66 @@ func (s *server) account(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
+	if h, v, p, ok := s.provenQuery(w, r, "/account", addr[:]); ok {
+		writeJSON(w, http.StatusOK, Account{Height: h, Account: v, Proof: p})
+	}
+}
+
+// moduleQuery serves any application query path (app.QueryPaths: the
+// ledger's and every module's, such as /job or /data/asset) with optional
+// hex data and an optional ICS23 proof.
+func (s *server) moduleQuery(w http.ResponseWriter, r *http.Request) {
+	path := "/" + r.PathValue("path")
+	data, err := hex.DecodeString(strings.TrimPrefix(r.URL.Query().Get("data"), "0x"))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("query parameter data is not hex: %v", err))
+		return
+	}
+	if h, v, p, ok := s.provenQuery(w, r, path, data); ok {
+		writeJSON(w, http.StatusOK, QueryResult{Path: path, Height: h, Value: v, Proof: p})
+	}
+}
+
+// provenQuery runs an ABCI query, with a proof when the request asks
+// ?prove=true, and writes the error, if any.
+func (s *server) provenQuery(w http.ResponseWriter, r *http.Request, path string, data []byte) (int64, json.RawMessage, *Proof, bool) {
 	prove, ok := parseBool(w, r, "prove")
 	if !ok {
-		return
+		return 0, nil, nil, false
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	res, err := s.c.ABCIQueryWithOptions(ctx, "/account", addr[:], rpcclient.ABCIQueryOptions{Prove: prove})
+	res, err := s.c.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Prove: prove})
 	if err != nil {
-		rpcErr(w, "query account", err)
-		return
+		rpcErr(w, "query "+path, err)
+		return 0, nil, nil, false
 	}
 	q := res.Response
 	if q.Code != 0 {
 		writeJSON(w, http.StatusBadRequest, Error{Code: "query_failed", Message: q.Log, ABCICode: q.Code})
-		return
+		return 0, nil, nil, false
 	}
-	out := Account{Height: q.Height, Account: json.RawMessage(q.Value)}
-	if prove {
-		if q.ProofOps == nil || len(q.ProofOps.Ops) != 1 {
-			writeErr(w, http.StatusInternalServerError, "internal", "the application returned no proof")
-			return
-		}
-		op := q.ProofOps.Ops[0]
-		p := &Proof{Type: op.Type, Key: op.Key, Data: op.Data, Height: q.Height, HeaderHeight: q.Height + 1}
-		if cp, err := state.ParseProofBytes(op.Data); err == nil {
-			p.Value, _ = state.ProvenValue(op.Key, cp)
-		}
-		h := q.Height + 1
-		if hdr, err := s.c.Header(ctx, &h); err == nil && hdr.Header != nil {
-			p.AppHash = hexUpper(hdr.Header.AppHash)
-		}
-		out.Proof = p
+	if !json.Valid(q.Value) {
+		writeErr(w, http.StatusInternalServerError, "internal", "query "+path+": the application answered with invalid JSON")
+		return 0, nil, nil, false
 	}
-	writeJSON(w, http.StatusOK, out)
+	if !prove {
+		return q.Height, json.RawMessage(q.Value), nil, true
+	}
+	if q.ProofOps == nil || len(q.ProofOps.Ops) != 1 {
+		writeErr(w, http.StatusInternalServerError, "internal", "the application returned no proof")
+		return 0, nil, nil, false
+	}
+	op := q.ProofOps.Ops[0]
+	p := &Proof{Type: op.Type, Key: op.Key, Data: op.Data, Height: q.Height, HeaderHeight: q.Height + 1}
+	if cp, err := state.ParseProofBytes(op.Data); err == nil {
+		p.Value, _ = state.ProvenValue(op.Key, cp)
+	}
+	h := q.Height + 1
+	if hdr, err := s.c.Header(ctx, &h); err == nil && hdr.Header != nil {
+		p.AppHash = hexUpper(hdr.Header.AppHash)
+	}
+	return q.Height, json.RawMessage(q.Value), p, true
 }
 
 func (s *server) supply(w http.ResponseWriter, r *http.Request) {

@@ -77,6 +77,14 @@ type Account struct {
 	Proof   *Proof          `json:"proof,omitempty"`
 }
 
+// QueryResult is GET /v1/query/{path}: any application query path.
+type QueryResult struct {
+	Path   string          `json:"path"`
+	Height int64           `json:"height"`
+	Value  json.RawMessage `json:"value"`
+	Proof  *Proof          `json:"proof,omitempty"`
+}
+
 // Supply is GET /v1/supply.
 type Supply struct {
 	Height int64           `json:"height"`

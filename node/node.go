@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/cometbft/cometbft/rpc/client/local"
 
 	"github.com/provena/provena/api"
+	"github.com/provena/provena/blob"
 )
 
 // AppFactory opens the ABCI application of a home. The returned closer runs
@@ -156,8 +158,18 @@ func Start(ctx context.Context, home string, opts StartOptions) (_ *Node, err er
 		grace:    closeGrace(c),
 		done:     make(chan struct{}),
 	}
+	// The node's content-addressed store holds only ciphertext and job
+	// tensors, each chunk checked against its Merkle root on upload.
+	blobs, err := blob.Open(filepath.Join(home, "data", "blobs"))
+	if err != nil {
+		cn.Stop()
+		cn.Wait()
+		time.Sleep(closeGrace(c))
+		dbs.closeAll()
+		return nil, fmt.Errorf("open blob store: %w", err)
+	}
 	n.apiSrv = &http.Server{
-		Handler:           api.NewServer(client, api.Options{ChainID: cn.GenesisDoc().ChainID}),
+		Handler:           blob.Wrap(api.NewServer(client, api.Options{ChainID: cn.GenesisDoc().ChainID}), blobs),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
