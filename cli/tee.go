@@ -17,11 +17,15 @@ import (
 	"github.com/provena/provena/app"
 	"github.com/provena/provena/tee"
 	"github.com/provena/provena/tee/sim"
+	"github.com/provena/provena/tee/teetest"
 	"github.com/provena/provena/tx"
 	"github.com/provena/provena/vault"
 )
 
-func init() { commands = append(commands, newTeeCmd) }
+func init() {
+	commands = append(commands, newTeeCmd)
+	benchCommands = append(benchCommands, newBenchTeeCmd)
+}
 
 func newTeeCmd() *cobra.Command {
 	c := &cobra.Command{
@@ -352,4 +356,92 @@ func newTeeShowCmd() *cobra.Command {
 	}
 	f.add(cmd, false)
 	return cmd
+}
+
+// teeBenchRow is one kind's verification throughput.
+type teeBenchRow struct {
+	Kind     string  `json:"kind"`
+	Source   string  `json:"source"`
+	Verifies int     `json:"verifications"`
+	UsPerOp  float64 `json:"us_per_verification"`
+	PerSec   float64 `json:"verifications_per_sec"`
+}
+
+func newBenchTeeCmd() *cobra.Command {
+	var dir string
+	var dur time.Duration
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "tee",
+		Short: "Attestation verifications per second per kind, on one goroutine",
+		Long: `Verify the test quotes in --testdata (the real TDX and SEV-SNP quotes of
+tee/testdata), a Nitro document under a test CA and a simulated quote, each
+repeatedly for --duration, and print verifications per second.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rows, err := benchTee(dir, dur)
+			if err != nil {
+				return err
+			}
+			return emit(cmd.OutOrStdout(), asJSON, rows, func(w io.Writer) {
+				fmt.Fprintf(w, "%-8s %-36s %10s %12s\n", "kind", "quote", "µs/verify", "verify/s")
+				for _, r := range rows {
+					fmt.Fprintf(w, "%-8s %-36s %10.1f %12.0f\n", r.Kind, r.Source, r.UsPerOp, r.PerSec)
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&dir, "testdata", "tee/testdata", "directory with tdx_prod_quote_SPR_E4.dat, attestation.bin, vcek.testcer")
+	cmd.Flags().DurationVar(&dur, "duration", 2*time.Second, "time per kind")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func benchTee(dir string, dur time.Duration) ([]teeBenchRow, error) {
+	read := func(n string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, n)) }
+	tdx, err := read("tdx_prod_quote_SPR_E4.dat")
+	if err != nil {
+		return nil, err
+	}
+	snp, err := read("attestation.bin")
+	if err != nil {
+		return nil, err
+	}
+	vcek, err := read("vcek.testcer")
+	if err != nil {
+		return nil, err
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n, err := teetest.NewNitro(at.AddDate(-1, 0, 0), at.AddDate(1, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	nitro, err := n.Document(at, []byte("bench"), 1)
+	if err != nil {
+		return nil, err
+	}
+	cases := []struct {
+		kind, source string
+		quote        []byte
+		opts         tee.Options
+	}{
+		{tee.KindTDX, "real production quote (SPR E4)", tdx, tee.Options{Now: at}},
+		{tee.KindSEVSNP, "real Milan report + VCEK", snp, tee.Options{Now: at, Collateral: tee.Collateral{SNPVCEK: vcek}}},
+		{tee.KindNitro, "test-CA document (no real one)", nitro, tee.Options{Now: at, Collateral: tee.Collateral{NitroRoots: []*x509.Certificate{n.Root}}}},
+		{tee.KindSim, "SIMULATED quote", sim.New(sim.MeasurementOf("bench")).Quote([64]byte{}, at), tee.Options{Now: at, SimRoots: []ed25519.PublicKey{sim.TestRootPublic()}}},
+	}
+	var rows []teeBenchRow
+	for _, c := range cases {
+		start := time.Now()
+		ops := 0
+		for ops == 0 || time.Since(start) < dur {
+			if _, err := tee.Verify(c.kind, c.quote, c.opts); err != nil {
+				return nil, fmt.Errorf("bench %s: %w", c.kind, err)
+			}
+			ops++
+		}
+		el := time.Since(start).Seconds()
+		rows = append(rows, teeBenchRow{Kind: c.kind, Source: c.source, Verifies: ops, UsPerOp: el * 1e6 / float64(ops), PerSec: float64(ops) / el})
+	}
+	return rows, nil
 }

@@ -119,3 +119,21 @@ func TestTeeConfigMsg(t *testing.T) {
 		})
 	}
 }
+
+func TestBenchTee(t *testing.T) {
+	rows, err := benchTee("../tee/testdata", time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for _, r := range rows {
+		if r.Verifies < 1 || r.PerSec <= 0 {
+			t.Fatalf("row %+v", r)
+		}
+	}
+	if _, err := benchTee(t.TempDir(), time.Millisecond); err == nil {
+		t.Fatal("missing testdata accepted")
+	}
+}
