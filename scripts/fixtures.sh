@@ -66,7 +66,7 @@ done
 hash() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # 2. inputs, regenerated when the code that renders them changes.
-gen_hash=$(cd "$repo" && { grep 'golang.org/x/image ' go.mod; cat ocr/*.go internal/fixturegen/*.go $(ls npy/*.go tensor/*.go 2>/dev/null | grep -v _test.go); } | sha256sum | cut -d' ' -f1)
+gen_hash=$(cd "$repo" && { grep 'golang.org/x/image ' go.mod; cat $(ls ocr/*.go internal/fixturegen/*.go npy/*.go tensor/*.go 2>/dev/null | grep -v _test.go); } | sha256sum | cut -d' ' -f1)
 if [[ -f $fix/inputs/manifest.json && "$(cat "$fix/inputs/.stamp" 2>/dev/null)" == "$gen_hash" ]]; then
 	log "inputs up to date"
 else
