@@ -18,18 +18,24 @@ func init() {
 	RegisterHandler(tx.TypeTeeRegister, HandlerFunc(handleTeeRegister))
 }
 
-// handleTeeConfig stores the module's configuration. Only block 1 may
-// carry it, and only once: after block 1 the set of trusted simulated roots
-// is as fixed as a genesis field would be.
+// handleTeeConfig stores the module's configuration: only in the chain's
+// first TeeConfigMaxHeight blocks, only once, and only before any
+// attestation was registered. After that the set of trusted simulated
+// roots is as fixed as a genesis field would be.
 func handleTeeConfig(ctx *Context, sender tx.Address, m tx.Msg) error {
 	msg := m.(tx.MsgTeeConfig)
-	if ctx.Height() != 1 {
-		return Fail(CodeTeeConfig, "tee_config is only accepted in block 1 (this is block %d)", ctx.Height())
+	if ctx.Height() > TeeConfigMaxHeight {
+		return Fail(CodeTeeConfig, "tee_config is only accepted in the first %d blocks (this is block %d)", TeeConfigMaxHeight, ctx.Height())
 	}
-	if _, ok, err := teeLoadConfig(ctx); err != nil {
+	if c, ok, err := teeLoadConfig(ctx); err != nil {
 		return err
 	} else if ok {
-		return Fail(CodeTeeConfig, "tee module already configured in this block")
+		return Fail(CodeTeeConfig, "tee module already configured at height %d", c.Height)
+	}
+	if b, err := ctx.Get(keyTeeUsed); err != nil {
+		return err
+	} else if b != nil {
+		return Fail(CodeTeeConfig, "tee_config after an attestation was registered (height %s)", b)
 	}
 	c := TeeConfig{SimRoots: append([]string{}, msg.SimRoots...), MaxAgeSecs: msg.MaxAgeSecs, Height: ctx.Height(), Sender: sender.String()}
 	if err := opmlSet(ctx, keyTeeConfig, c); err != nil {
@@ -73,7 +79,7 @@ func handleTeeAllow(ctx *Context, sender tx.Address, m tx.Msg) error {
 // "now" and records it. The checks, in order: the sign key is the
 // sender's; the quote is new; it verifies (certificates valid at the block
 // time, signatures, TCB where collateral is given, simulated roots only
-// from the block-1 config); its report data binds the sender's two keys;
+// from the tee_config); its report data binds the sender's two keys;
 // it is fresh; its measurement is allowed for the model.
 func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 	msg := m.(tx.MsgTeeRegister)
@@ -106,7 +112,7 @@ func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 		SimRoots:   roots,
 	})
 	if errors.Is(err, tee.ErrSimNotAllowed) {
-		return Fail(CodeTeeSimNotAllowed, "simulated attestation rejected: this chain's block-1 tee_config does not name its root")
+		return Fail(CodeTeeSimNotAllowed, "simulated attestation rejected: this chain's tee_config does not name its root")
 	}
 	if err != nil {
 		return Fail(CodeTeeInvalid, "%v", err)
@@ -117,8 +123,8 @@ func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 	maxAge := time.Duration(cfg.MaxAgeSecs) * time.Second
 	start := now
 	if !rep.IssuedAt.IsZero() {
-		if rep.IssuedAt.After(now) {
-			return Fail(CodeTeeStale, "attestation issued %s, after the block time %s", rep.IssuedAt.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		if rep.IssuedAt.After(now.Add(TeeClockSkew)) {
+			return Fail(CodeTeeStale, "attestation issued %s, more than %s after the block time %s", rep.IssuedAt.Format(time.RFC3339), TeeClockSkew, now.UTC().Format(time.RFC3339))
 		}
 		if now.Sub(rep.IssuedAt) > maxAge {
 			return Fail(CodeTeeStale, "stale attestation: issued %s, older than the freshness limit %s at block time %s",
@@ -146,6 +152,13 @@ func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 	}
 	if err := ctx.Set(teeQuoteKey(qh), []byte(i64(ctx.Height()))); err != nil {
 		return err
+	}
+	if b, err := ctx.Get(keyTeeUsed); err != nil {
+		return err
+	} else if b == nil {
+		if err := ctx.Set(keyTeeUsed, []byte(i64(ctx.Height()))); err != nil {
+			return err
+		}
 	}
 	ctx.Emit("tee_register", "worker", sender.String(), "model", msg.ModelID, "kind", msg.Kind,
 		"measurement", rep.Measurement, "simulated", strconv.FormatBool(rep.Simulated), "fresh_until", a.FreshUntil.Format(time.RFC3339))

@@ -11,29 +11,40 @@ import (
 
 // Result codes of the teeML module (400-499).
 const (
-	CodeTeeConfig        uint32 = 400 // tee_config outside block 1, or a second time
+	CodeTeeConfig        uint32 = 400 // tee_config after block TeeConfigMaxHeight, a second time, or after a registration
 	CodeTeeInvalid       uint32 = 401 // the attestation does not verify (chain, signature, expired certificate, TCB)
 	CodeTeeBinding       uint32 = 402 // report data does not bind the sender's keys, or sign_key is not the sender's
 	CodeTeeNotAllowed    uint32 = 403 // measurement not on the model's allow-list
 	CodeTeeStale         uint32 = 404 // attestation older than the freshness parameter, or from the future
 	CodeTeeReplay        uint32 = 405 // this quote was registered before
-	CodeTeeSimNotAllowed uint32 = 406 // simulated quote on a chain whose block-1 config names no such root
+	CodeTeeSimNotAllowed uint32 = 406 // simulated quote on a chain whose tee_config names no such root
 	CodeTeeNotOwner      uint32 = 407 // only the model's owner may allow measurements
 	CodeTeeUnknown       uint32 = 408 // no such model, or no attestation
 )
 
-// DefaultTeeMaxAge is the freshness of an attestation on a chain whose
-// block 1 carried no tee_config.
+// DefaultTeeMaxAge is the freshness of an attestation on a chain that
+// carried no tee_config.
 const DefaultTeeMaxAge = 24 * time.Hour
+
+// TeeClockSkew is how far after the block time an attestation's issue time
+// may be: the attester's clock runs ahead of the last block's time.
+const TeeClockSkew = 5 * time.Minute
+
+// TeeConfigMaxHeight is the last block that may carry tee_config. Block 1
+// alone would be the genesis' equivalent, but no client can send to a node
+// before its first commit (it cannot read the fee or its nonce), so the
+// window is the chain's first blocks; see docs/tee.md.
+const TeeConfigMaxHeight = 20
 
 var (
 	keyTeeConfig   = []byte("t/cfg")
-	prefixTeeAllow = []byte("t/a/") // <model 32><kind>\x00<measurement hex> -> TeeAllowed JSON
-	prefixTeeAtt   = []byte("t/w/") // <worker 20><model 32> -> TeeAttestation JSON
-	prefixTeeQuote = []byte("t/q/") // <sha256 of quote 32> -> height, against replay
+	keyTeeUsed     = []byte("t/used") // height of the first registration; closes the config window
+	prefixTeeAllow = []byte("t/a/")   // <model 32><kind>\x00<measurement hex> -> TeeAllowed JSON
+	prefixTeeAtt   = []byte("t/w/")   // <worker 20><model 32> -> TeeAttestation JSON
+	prefixTeeQuote = []byte("t/q/")   // <sha256 of quote 32> -> height, against replay
 )
 
-// TeeConfig is the module's block-1 configuration.
+// TeeConfig is the module's configuration, fixed in the chain's first blocks.
 type TeeConfig struct {
 	SimRoots   []string `json:"sim_roots"`
 	MaxAgeSecs uint64   `json:"max_age_secs"`
@@ -90,7 +101,7 @@ func teeQuoteKey(h [32]byte) []byte {
 	return append(append([]byte(nil), prefixTeeQuote...), h[:]...)
 }
 
-// teeLoadConfig returns the block-1 config, or the default (no simulated
+// teeLoadConfig returns the config, or the default (no simulated
 // roots, DefaultTeeMaxAge) when there was none.
 func teeLoadConfig(ctx *Context) (TeeConfig, bool, error) {
 	var c TeeConfig

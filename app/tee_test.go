@@ -45,8 +45,7 @@ func teeModelMsg(id byte) tx.MsgRegisterModel {
 		Outputs: []tx.OutputSig{{Node: 0, Output: 0, Sig: sig}}}
 }
 
-// TestTeeRegistration runs the module through real blocks: block-1
-// config, allow-lists, and each reason an attestation is rejected. Four
+// TestTeeRegistration runs the module through real blocks: the config, allow-lists, and each reason an attestation is rejected. Four
 // independent ledgers (as four validators) execute the same blocks and
 // must reach the same verdicts and app hashes.
 func TestTeeRegistration(t *testing.T) {
@@ -113,11 +112,11 @@ func TestTeeRegistration(t *testing.T) {
 	expect(res[1], app.CodeTeeConfig, "already configured")
 	expect(res[2], app.CodeOK, "")
 
-	// Block 2: no more config; only the owner allows.
+	// Block 2: no second config; only the owner allows.
 	res = send(other, tx.MsgTeeConfig{MaxAgeSecs: 10}, other, tx.MsgTeeAllow{ModelID: mid, Kind: "sim", Measurement: meas},
 		own, tx.MsgTeeAllow{ModelID: mid, Kind: "sim", Measurement: meas},
 		own, tx.MsgTeeAllow{ModelID: hex.EncodeToString(make([]byte, 32)), Kind: "sim", Measurement: meas})
-	expect(res[0], app.CodeTeeConfig, "only accepted in block 1")
+	expect(res[0], app.CodeTeeConfig, "already configured at height 1")
 	expect(res[1], app.CodeTeeNotOwner, "only the owner")
 	expect(res[2], app.CodeOK, "")
 	expect(res[3], app.CodeTeeUnknown, "not registered")
@@ -144,7 +143,7 @@ func TestTeeRegistration(t *testing.T) {
 		wb.key, reg(wb, wb.pub, "sim", notAllowed.QuoteFor(wb.pub, wb.x, now)),
 		wb.key, reg(wb, wb.pub, "sim", good.QuoteFor(wb.pub, wb.x, now.Add(-2*time.Hour))),
 		wb.key, reg(wb, wb.pub, "sim", good.QuoteFor(wb.pub, wb.x, now.Add(-31*24*time.Hour))),
-		wb.key, reg(wb, wb.pub, "sim", good.QuoteFor(wb.pub, wb.x, now.Add(time.Minute))),
+		wb.key, reg(wb, wb.pub, "sim", good.QuoteFor(wb.pub, wb.x, now.Add(10*time.Minute))),
 		wb.key, reg(wb, wb.pub, "sim", foreign.QuoteFor(wb.pub, wb.x, now)),
 		wb.key, reg(wb, wb.pub, "tdx", tdxQuote), // real quote, valid in 2023, made for other keys
 		wb.key, reg(wb, wb.pub, "tdx", bad),
@@ -180,7 +179,9 @@ func TestTeeRegistration(t *testing.T) {
 	}
 }
 
-// A chain whose block 1 named no simulated root rejects simulated quotes.
+// A chain whose tee_config named no simulated root (or that had none)
+// rejects simulated quotes, and the config window closes after block
+// TeeConfigMaxHeight.
 func TestTeeSimulatedRejectedWithoutConfig(t *testing.T) {
 	own, w := apptest.Key(40), newTeeWorker(t, 41)
 	c, err := opmlchain.New(app.Params{}, 1_000_000, own, w.key)
@@ -210,6 +211,20 @@ func TestTeeSimulatedRejectedWithoutConfig(t *testing.T) {
 	}
 	if res[0].Result.Code != app.CodeTeeSimNotAllowed {
 		t.Fatalf("code %d %q, want sim not allowed", res[0].Result.Code, res[0].Result.Log)
+	}
+	for c.Height() < app.TeeConfigMaxHeight {
+		if _, err := c.Block(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Submit(own, tx.MsgTeeConfig{SimRoots: []string{hex.EncodeToString(sim.TestRootPublic())}, MaxAgeSecs: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = c.Block(); err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Result.Code != app.CodeTeeConfig || !strings.Contains(res[0].Result.Log, "first 20 blocks") {
+		t.Fatalf("late config: code %d %q", res[0].Result.Code, res[0].Result.Log)
 	}
 }
 

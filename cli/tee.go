@@ -209,7 +209,7 @@ func newTeeConfigCmd() *cobra.Command {
 	var maxAge time.Duration
 	cmd := &cobra.Command{
 		Use:   "config --max-age 24h [--sim-root HEX|test] --from KEY",
-		Short: "Fix the tee module's settings in block 1 (trusted simulated roots, attestation freshness)",
+		Short: "Fix the tee module's settings in the chain's first blocks (trusted simulated roots, attestation freshness)",
 		Args:  cobra.NoArgs,
 		RunE: dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
 			msg, err := teeConfigMsg(roots, maxAge)
@@ -282,7 +282,7 @@ func newTeeRegisterCmd() *cobra.Command {
 "provena tee binding" prints for the same key. With --simulate LABEL no
 hardware is used: tee/sim's test root signs a quote claiming the measurement
 derived from LABEL, now. Such a quote is SIMULATED and only a chain whose
-block-1 tee config names the test root accepts it.`,
+tee config names the test root accepts it.`,
 		Args: cobra.NoArgs,
 		RunE: dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
 			pub, x, err := teeKeys(e.priv)

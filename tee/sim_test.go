@@ -31,7 +31,8 @@ func TestVerifySimulated(t *testing.T) {
 		{"allowed root", q, roots, issued.Add(time.Hour), ""},
 		{"genesis names no root", q, nil, issued.Add(time.Hour), "simulated attestation root not allowed"},
 		{"another root", other.QuoteFor(signPub, x, issued), roots, issued.Add(time.Hour), "not allowed"},
-		{"before issue", q, roots, issued.Add(-time.Second), "valid from"},
+		{"just before issue (clock skew)", q, roots, issued.Add(-time.Minute), ""},
+		{"before issue", q, roots, issued.Add(-tee.SimClockSkew - time.Second), "valid from"},
 		{"after 30 days", q, roots, issued.Add(31 * 24 * time.Hour), "valid from"},
 		{"truncated", q[:len(q)-1], roots, issued, "bytes, want"},
 		{"bad magic", append([]byte("X"), q[1:]...), roots, issued, "bad magic"},
@@ -54,7 +55,7 @@ func TestVerifySimulated(t *testing.T) {
 			if rep.ReportData != tee.BindingReportData(signPub, x) {
 				t.Fatal("report data is not the binding")
 			}
-			if rep.Measurement != hexOf(a.Measurement[:]) || !rep.IssuedAt.Equal(issued) {
+			if rep.Measurement != hexOf(a.Measurement[:]) || !rep.IssuedAt.Equal(issued) || !rep.NotBefore.Equal(issued.Add(-tee.SimClockSkew)) {
 				t.Fatalf("report %+v", rep)
 			}
 		})

@@ -42,7 +42,8 @@ func init() {
 // MsgTeeConfig fixes the module's chain-wide settings: the simulated
 // attestation roots it trusts (hex ed25519 keys; empty: none, simulated
 // quotes are rejected) and the freshness of an attestation in seconds. It
-// is the module's genesis: accepted only in block 1 and only once, since
+// is the module's genesis: accepted only in the chain's first blocks
+// (app.TeeConfigMaxHeight), once, before any registration, since
 // app.Genesis has no field for it (see docs/tee.md).
 type MsgTeeConfig struct {
 	SimRoots   []string `json:"sim_roots"`
