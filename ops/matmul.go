@@ -159,10 +159,10 @@ func (matmulOp) Elem(in []*tensor.Tensor, a Attrs, out, flat int) (uint64, error
 	}
 	j, i, b := flat%g.n, flat/g.n%g.m, flat/(g.m*g.n)
 	ao, bo := g.batchOffsets(b)
-	A, B := in[0].F32[ao+i*g.k:], in[1].F32[bo+j:]
+	A, B := in[0].F32, in[1].F32
 	var s float32
 	for p := 0; p < g.k; p++ {
-		s += float32(A[p] * B[p*g.n])
+		s += float32(A[ao+i*g.k+p] * B[bo+p*g.n+j])
 	}
 	return f32bits(s), nil
 }
