@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"github.com/provena/provena/internal/kernels"
 	"github.com/provena/provena/tensor"
 )
 
@@ -82,6 +83,11 @@ func (c convTransposeOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.
 		bias = in[2].F32
 	}
 	x, w := in[0].F32, in[1].F32
+	if p.g == 1 && p.kh == p.sh && p.kw == p.sw && p.dh == 1 && p.dw == 1 &&
+		p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0 && p.oph == 0 && p.opw == 0 {
+		ctTiled(ctx, p, x, w, bias, out.F32)
+		return []*tensor.Tensor{out}, nil
+	}
 	P := p.oh * p.ow
 	parallel(ctx, p.n*p.oh, func(task int) {
 		n, y := task/p.oh, task%p.oh
@@ -139,4 +145,44 @@ func (c convTransposeOp) Elem(in []*tensor.Tensor, a Attrs, out, flat int) (uint
 		bias = in[2].F32
 	}
 	return f32bits(p.ctAt(in[0].F32, in[1].F32, bias, n, m, y, xo, p.ctTaps(y, xo, nil))), nil
+}
+
+// ctTiled handles kernel == stride without padding or groups (the FPN
+// upsampling in PP-OCR det). Every output pixel then has exactly one tap,
+// (i, j) = (y mod sH, x mod sW), so for each tap the outputs form a GEMM
+// out_ij[m, q] = B[m] + sum over c in order of W[c, m, i, j] * X[c, q] over
+// input pixels q: the canonical order (bias, then channels ascending) with
+// the fast kernel. The result is scattered to (q/W*sH+i, q%W*sW+j).
+func ctTiled(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
+	hw := p.h * p.w
+	if hw == 0 || p.m == 0 {
+		return
+	}
+	taps := p.kh * p.kw
+	wt := make([]float32, taps*p.m*p.c) // per tap, [m][c]
+	for c := 0; c < p.c; c++ {
+		for m := 0; m < p.m; m++ {
+			for t := 0; t < taps; t++ {
+				wt[(t*p.m+m)*p.c+c] = w[(c*p.m+m)*taps+t]
+			}
+		}
+	}
+	blocks := (hw + colBlock - 1) / colBlock
+	parallel(ctx, p.n*taps*blocks, func(task int) {
+		blk, t, n := task%blocks, task/blocks%taps, task/(blocks*taps)
+		i, j := t/p.kw, t%p.kw
+		j0 := blk * colBlock
+		bw := min(colBlock, hw-j0)
+		sp := getScratch(p.m * bw)
+		tmp := *sp
+		kernels.Gemm(p.m, bw, p.c, wt[t*p.m*p.c:], p.c, x[n*p.c*hw+j0:], hw, bias, tmp, bw)
+		for m := 0; m < p.m; m++ {
+			ob := (n*p.m + m) * p.oh * p.ow
+			for q := 0; q < bw; q++ {
+				iy, ix := (j0+q)/p.w, (j0+q)%p.w
+				out[ob+(iy*p.sh+i)*p.ow+ix*p.sw+j] = tmp[m*bw+q]
+			}
+		}
+		putScratch(sp)
+	})
 }
