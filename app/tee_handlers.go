@@ -2,9 +2,9 @@ package app
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -77,21 +77,16 @@ func handleTeeAllow(ctx *Context, sender tx.Address, m tx.Msg) error {
 
 // handleTeeRegister verifies a worker's attestation with the block time as
 // "now" and records it. The checks, in order: the sign key is the
-// sender's; the quote is new; it verifies (certificates valid at the block
-// time, signatures, TCB where collateral is given, simulated roots only
-// from the tee_config); its report data binds the sender's two keys;
-// it is fresh; its measurement is allowed for the model.
+// sender's; the quote verifies (certificates valid at the block time,
+// signatures, TCB where collateral is given, simulated roots only from the
+// tee_config); what it signs was never registered before (replay); its
+// report data binds the sender's two keys; it is fresh; its measurement is
+// allowed for the model.
 func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 	msg := m.(tx.MsgTeeRegister)
 	id, _ := tx.ParseTeeModelID(msg.ModelID)
 	if tx.AddressFromPubKey(ed25519.PublicKey(msg.SignKey)) != sender {
 		return Fail(CodeTeeBinding, "sign_key is another key, not the sender's (%s)", sender)
-	}
-	qh := sha256.Sum256(msg.Quote)
-	if b, err := ctx.Get(teeQuoteKey(qh)); err != nil {
-		return err
-	} else if b != nil {
-		return Fail(CodeTeeReplay, "this attestation was already registered at height %s (replay)", b)
 	}
 	cfg, _, err := teeLoadConfig(ctx)
 	if err != nil {
@@ -116,6 +111,19 @@ func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 	}
 	if err != nil {
 		return Fail(CodeTeeInvalid, "%v", err)
+	}
+	// Replay is judged on what the vendor signed, not on the quote's
+	// bytes, which can be re-encoded (trailing bytes, ECDSA malleability).
+	qid, err := hex.DecodeString(rep.QuoteID)
+	if err != nil || len(qid) != 32 {
+		return fmt.Errorf("tee: quote id %q", rep.QuoteID)
+	}
+	var qh [32]byte
+	copy(qh[:], qid)
+	if b, err := ctx.Get(teeQuoteKey(qh)); err != nil {
+		return err
+	} else if b != nil {
+		return Fail(CodeTeeReplay, "this attestation was already registered at height %s (replay)", b)
 	}
 	if rep.ReportData != tee.BindingReportData(msg.SignKey, msg.X25519) {
 		return Fail(CodeTeeBinding, "report data does not bind the sender's keys (quote made for another key or another machine)")
@@ -144,7 +152,7 @@ func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 	a := TeeAttestation{
 		Worker: sender, Model: msg.ModelID, Kind: msg.Kind, Simulated: rep.Simulated,
 		Measurement: rep.Measurement, TCBStatus: rep.TCB.Status, Platform: rep.Platform,
-		SignKey: hex.EncodeToString(msg.SignKey), X25519: msg.X25519, QuoteHash: hex.EncodeToString(qh[:]),
+		SignKey: hex.EncodeToString(msg.SignKey), X25519: msg.X25519, QuoteID: rep.QuoteID,
 		Height: ctx.Height(), RegisteredAt: now.UTC(), IssuedAt: rep.IssuedAt, FreshUntil: fresh.UTC(),
 	}
 	if err := opmlSet(ctx, TeeAttestationKey(sender, id), a); err != nil {

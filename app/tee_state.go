@@ -72,7 +72,7 @@ type TeeAttestation struct {
 	Platform    string     `json:"platform"`
 	SignKey     string     `json:"sign_key"`
 	X25519      string     `json:"x25519"`
-	QuoteHash   string     `json:"quote_hash"`
+	QuoteID     string     `json:"quote_id"`
 	Height      int64      `json:"height"`
 	// RegisteredAt is the block time of registration; FreshUntil is when
 	// the attestation stops counting: the earlier of the certificates'

@@ -1,6 +1,7 @@
 package tee
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -50,6 +51,8 @@ func verifyNitro(quote []byte, opts Options) (*Report, error) {
 		rep.Measurements = append(rep.Measurements, Measurement{fmt.Sprintf("PCR%d", i), fmt.Sprintf("%x", doc.PCRs[i])})
 	}
 	copy(rep.ReportData[:], doc.UserData)
+	// COSESign1 is the Sig_structure the leaf key signed.
+	rep.QuoteID = fmt.Sprintf("%x", sha256.Sum256(res.COSESign1))
 	rep.NotBefore, rep.NotAfter = chainWindow(res.Certificates)
 	return rep, nil
 }

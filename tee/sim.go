@@ -3,6 +3,7 @@ package tee
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -64,6 +65,7 @@ func verifySim(quote []byte, opts Options) (*Report, error) {
 		return nil, errors.New("simulated quote signature invalid")
 	}
 	rep := &Report{Simulated: true, TCB: TCB{Status: "SIMULATED"}}
+	rep.QuoteID = fmt.Sprintf("%x", sha256.Sum256(quote[:simSignedSize]))
 	meas := quote[off : off+SimMeasureSize]
 	off += SimMeasureSize
 	copy(rep.ReportData[:], quote[off:off+64])

@@ -1,6 +1,7 @@
 package tee
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -67,9 +68,14 @@ func verifySNP(quote []byte, opts Options) (*Report, error) {
 		Platform: fmt.Sprintf("chip %x", report.GetChipId()),
 	}
 	copy(rep.ReportData[:], report.GetReportData())
+	rep.QuoteID = fmt.Sprintf("%x", sha256.Sum256(quote[:snpSignedSize]))
 	rep.NotBefore, rep.NotAfter = chainWindow([]*x509.Certificate{vcek, roots.ProductCerts.Ask, roots.ProductCerts.Ark})
 	return rep, nil
 }
+
+// snpSignedSize is the part of a report the VCEK signs (the signature
+// starts at 0x2A0).
+const snpSignedSize = 0x2A0
 
 func productFromLine(line string) (*spb.SevProduct, error) {
 	switch line {

@@ -1,6 +1,7 @@
 package tee
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	_ "embed"
 	"encoding/pem"
@@ -26,6 +27,10 @@ var intelRoots = func() *x509.CertPool {
 	}
 	return p
 }()
+
+// tdxSignedSize is what the attestation key signs in a v4 quote: the
+// 48-byte header and the 584-byte TD quote body.
+const tdxSignedSize = 48 + 584
 
 // offlineGetter answers collateral requests from what the caller supplied
 // and never from the network.
@@ -75,6 +80,8 @@ func verifyTDX(quote []byte, opts Options) (*Report, error) {
 	for i, r := range body.GetRtmrs() {
 		rep.Measurements = append(rep.Measurements, Measurement{fmt.Sprintf("RTMR%d", i), fmt.Sprintf("%x", r)})
 	}
+	// QuoteToProto has checked the quote is longer than tdxSignedSize.
+	rep.QuoteID = fmt.Sprintf("%x", sha256.Sum256(quote[:tdxSignedSize]))
 	if n := copy(rep.ReportData[:], body.GetReportData()); n != 64 {
 		return nil, fmt.Errorf("report data is %d bytes, want 64", n)
 	}

@@ -111,8 +111,13 @@ type Report struct {
 	// Measurements lists every register, in the vendor's order.
 	Measurements []Measurement `json:"measurements"`
 	ReportData   [64]byte      `json:"-"`
-	ReportHex    string        `json:"report_data"`
-	TCB          TCB           `json:"tcb"`
+	// QuoteID is SHA-256 of what the vendor key signed (not of the quote
+	// bytes: TDX quotes may carry unsigned trailing bytes, and ECDSA
+	// signatures are malleable), so one attestation has one id however
+	// it is re-encoded. The ledger refuses a QuoteID seen before.
+	QuoteID   string `json:"quote_id"`
+	ReportHex string `json:"report_data"`
+	TCB       TCB    `json:"tcb"`
 	// Platform names the signer: the PCK certificate subject, the SEV chip
 	// id, the Nitro module id, the simulated root.
 	Platform string `json:"platform"`

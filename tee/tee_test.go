@@ -130,3 +130,29 @@ func TestVerifyTDXWithCollateral(t *testing.T) {
 		})
 	}
 }
+
+// QuoteID names what the vendor signed: re-encoding a quote (here, the TDX
+// sample's unsigned trailing bytes) keeps it, another quote changes it.
+func TestQuoteID(t *testing.T) {
+	tdx := readTestdata(t, "tdx_prod_quote_SPR_E4.dat")
+	at := tee.Options{Now: date(2026, 1, 1)}
+	a, err := tee.Verify(tee.KindTDX, tdx, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := append(bytes.Clone(tdx), "more"...)
+	b, err := tee.Verify(tee.KindTDX, padded, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.QuoteID != b.QuoteID || len(a.QuoteID) != 64 {
+		t.Fatalf("quote id changed with unsigned bytes: %s %s", a.QuoteID, b.QuoteID)
+	}
+	snp, err := tee.Verify(tee.KindSEVSNP, readTestdata(t, "attestation.bin"), tee.Options{Now: at.Now, Collateral: tee.Collateral{SNPVCEK: readTestdata(t, "vcek.testcer")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snp.QuoteID == a.QuoteID || len(snp.QuoteID) != 64 {
+		t.Fatalf("quote ids %s %s", a.QuoteID, snp.QuoteID)
+	}
+}
