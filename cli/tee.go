@@ -119,6 +119,7 @@ func printTeeReport(w io.Writer, rep *tee.Report, at time.Time) {
 		fmt.Fprintf(w, "  %-13s %s\n", m.Name, m.Hex)
 	}
 	fmt.Fprintf(w, "report data:  %s\n", rep.ReportHex)
+	fmt.Fprintf(w, "quote id:     %s\n", rep.QuoteID)
 	fmt.Fprintf(w, "tcb:          %s (svn %s)\n", rep.TCB.Status, rep.TCB.SVN)
 }
 

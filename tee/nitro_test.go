@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hf/nitrite"
+
 	"github.com/provena/provena/tee"
 	"github.com/provena/provena/tee/teetest"
 )
@@ -94,4 +96,18 @@ func TestVerifyNitroTestCA(t *testing.T) {
 			q[i] ^= 0x01
 		}
 	})
+}
+
+// nitrite returns a Result together with its error when the chain does
+// not verify; tee.Verify must not let that Result through.
+func TestNitriteReturnsResultWithError(t *testing.T) {
+	f := newNitroFixture(t)
+	doc := f.document(t, []byte("x"), 1)
+	res, err := nitrite.Verify(doc, nitrite.VerifyOptions{CurrentTime: date(2026, 6, 1)})
+	if err == nil || res == nil {
+		t.Fatalf("nitrite.Verify under the AWS root: result %v, err %v; the hazard this test documents is gone", res != nil, err)
+	}
+	if rep, err := tee.Verify(tee.KindNitro, doc, tee.Options{Now: date(2026, 6, 1)}); err == nil || rep != nil {
+		t.Fatalf("tee.Verify accepted a document nitrite rejected: %+v", rep)
+	}
 }
