@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,9 @@ type demoOutput struct {
 	Accounts map[string]app.AccountJSON `json:"accounts"`
 	Supply   json.RawMessage            `json:"supply"`
 	Proof    client.VerifiedAccount     `json:"proof"`
+	// Opml is the optimistic-inference part: an honest job and a cheating
+	// worker caught, on the same node.
+	Opml *demoOpml `json:"opml"`
 }
 
 func newDemoCmd() *cobra.Command {
@@ -47,7 +51,7 @@ func newDemoCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a one-validator chain in a temporary home and walk through transfers, staking and a proof",
+		Short: "Run a one-validator chain in a temporary home and walk through transfers, staking, a proof and opML jobs (one honest, one cheater caught)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
@@ -212,6 +216,14 @@ func runDemo(parent context.Context, w io.Writer, keep bool) (out demoOutput, er
 	out.Proof = v
 	fmt.Fprintf(w, "\ncarol's account proven by ICS23 (IAVL) proof: state after block %d, proof verified against app hash %s at height %d\n",
 		v.Height, v.AppHash, v.HeaderHeight)
+	rpc := strings.TrimRight(strings.Replace(n.RPCAddr, "tcp://", "http://", 1), "/")
+	if !strings.Contains(rpc, "://") {
+		rpc = "http://" + rpc
+	}
+	out.Opml, err = runDemoOpml(ctx, &demoEnv{c: c, rpc: rpc, home: home, kr: kr, privs: privs, addrs: addrs, fee: params.MinFee, w: w})
+	if err != nil {
+		return out, fmt.Errorf("opML demo: %w", err)
+	}
 	if keep {
 		fmt.Fprintf(w, "home kept at %s; restart with: provena start --home %s\n", home, home)
 	}
