@@ -2,7 +2,10 @@
 
 package kernels
 
-import "simd/archsimd"
+import (
+	"simd/archsimd"
+	"unsafe"
+)
 
 // AVX-512 is not used: no AVX-512 machine was available to test it, and the
 // AVX2 kernels run (with identical bits) on AVX-512 CPUs.
@@ -63,10 +66,11 @@ func tile4x16(k int, a []float32, lda int, panel []float32, bias [4]float32, c [
 	a0, a1, a2, a3 := a[:k], a[lda:lda+k], a[2*lda:2*lda+k], a[3*lda:3*lda+k]
 	c00, c10, c20, c30 := bc8(bias[0]), bc8(bias[1]), bc8(bias[2]), bc8(bias[3])
 	c01, c11, c21, c31 := c00, c10, c20, c30
-	panel = panel[:k*16]
+	panel = panel[:k*16] // bounds the unchecked loads below
+	pp := unsafe.Pointer(unsafe.SliceData(panel))
 	for p := 0; p < k; p++ {
-		v0 := load8(panel[p*16:])
-		v1 := load8(panel[p*16+8:])
+		v0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pp, 64*p)))
+		v1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pp, 64*p+32)))
 		x := bc8(a0[p])
 		c00 = c00.Add(x.Mul(v0))
 		c01 = c01.Add(x.Mul(v1))
@@ -113,17 +117,32 @@ func tile1x8(k int, a []float32, b []float32, ldb int, bias float32, c []float32
 
 func dwAVX2(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw, dh, dw int, bias float32) {
 	vb := bc8(bias)
+	// Broadcast weights once per call (a plane); the loads below then need
+	// no shuffles.
+	var wbuf [49]f8
+	wv := wbuf[:0]
+	if kh*kw > len(wbuf) {
+		wv = make([]f8, 0, kh*kw)
+	}
+	for _, v := range w[:kh*kw] {
+		wv = append(wv, bc8(v))
+	}
 	for y := 0; y < oh; y++ {
 		orow := out[y*ow : y*ow+ow]
 		x := 0
 		for ; x+16 <= ow; x += 16 {
 			acc0, acc1 := vb, vb
 			for i := 0; i < kh; i++ {
+				// The row must hold every tap this tile reads; checking
+				// that once lets the loop use unchecked pointer loads.
 				xrow := xp[(y+i*dh)*wp+x:]
-				for j := 0; j < kw; j++ {
-					wv := bc8(w[i*kw+j])
-					acc0 = acc0.Add(wv.Mul(load8(xrow[j*dw:])))
-					acc1 = acc1.Add(wv.Mul(load8(xrow[j*dw+8:])))
+				xrow = xrow[:(kw-1)*dw+16]
+				base := unsafe.Pointer(&xrow[0])
+				wr := wv[i*kw : i*kw+kw]
+				for j, wj := range wr {
+					p := unsafe.Add(base, 4*j*dw)
+					acc0 = acc0.Add(wj.Mul(archsimd.LoadFloat32x8((*[8]float32)(p))))
+					acc1 = acc1.Add(wj.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 32)))))
 				}
 			}
 			acc0.StoreSlice(orow[x:])
@@ -133,8 +152,9 @@ func dwAVX2(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw
 			acc := vb
 			for i := 0; i < kh; i++ {
 				xrow := xp[(y+i*dh)*wp+x:]
-				for j := 0; j < kw; j++ {
-					acc = acc.Add(bc8(w[i*kw+j]).Mul(load8(xrow[j*dw:])))
+				wr := wv[i*kw : i*kw+kw]
+				for j, wj := range wr {
+					acc = acc.Add(wj.Mul(load8(xrow[j*dw:])))
 				}
 			}
 			acc.StoreSlice(orow[x:])
