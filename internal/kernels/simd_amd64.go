@@ -20,7 +20,7 @@ func selectImpl() {
 type f8 = archsimd.Float32x8
 
 func load8(s []float32) f8 { return archsimd.LoadFloat32x8((*[8]float32)(s)) }
-func bc8(v float32) f8    { return archsimd.BroadcastFloat32x8(v) }
+func bc8(v float32) f8     { return archsimd.BroadcastFloat32x8(v) }
 
 // gemmAVX2 packs 16-column panels of b contiguously and runs a 4x16 register
 // tile over them; leftover columns use 8-wide tiles on b in place, then the
