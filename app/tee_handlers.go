@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -116,14 +115,14 @@ func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 	// bytes, which can be re-encoded (trailing bytes, ECDSA malleability).
 	qid, err := hex.DecodeString(rep.QuoteID)
 	if err != nil || len(qid) != 32 {
-		return fmt.Errorf("tee: quote id %q", rep.QuoteID)
+		return Fail(CodeTeeInvalid, "verifier returned a malformed quote id %q", rep.QuoteID)
 	}
 	var qh [32]byte
 	copy(qh[:], qid)
-	if b, err := ctx.Get(teeQuoteKey(qh)); err != nil {
+	if b, err := ctx.Get(teeQuoteKey(id, qh)); err != nil {
 		return err
 	} else if b != nil {
-		return Fail(CodeTeeReplay, "this attestation was already registered at height %s (replay)", b)
+		return Fail(CodeTeeReplay, "this attestation was already registered for this model at height %s (replay)", b)
 	}
 	if rep.ReportData != tee.BindingReportData(msg.SignKey, msg.X25519) {
 		return Fail(CodeTeeBinding, "report data does not bind the sender's keys (quote made for another key or another machine)")
@@ -158,7 +157,7 @@ func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 	if err := opmlSet(ctx, TeeAttestationKey(sender, id), a); err != nil {
 		return err
 	}
-	if err := ctx.Set(teeQuoteKey(qh), []byte(i64(ctx.Height()))); err != nil {
+	if err := ctx.Set(teeQuoteKey(id, qh), []byte(i64(ctx.Height()))); err != nil {
 		return err
 	}
 	if b, err := ctx.Get(keyTeeUsed); err != nil {

@@ -97,8 +97,12 @@ func TeeAttestationKey(worker tx.Address, model [32]byte) []byte {
 	return append(k, model[:]...)
 }
 
-func teeQuoteKey(h [32]byte) []byte {
-	return append(append([]byte(nil), prefixTeeQuote...), h[:]...)
+// teeQuoteKey marks a quote used for a model. Per model, because one
+// enclave may serve several models with one quote; what replay protection
+// stops is renewing an attestation's freshness with an old quote.
+func teeQuoteKey(model, quoteID [32]byte) []byte {
+	k := append(append([]byte(nil), prefixTeeQuote...), model[:]...)
+	return append(k, quoteID[:]...)
 }
 
 // teeLoadConfig returns the config, or the default (no simulated

@@ -159,9 +159,15 @@ func TestTeeRegistration(t *testing.T) {
 	expect(res[8], app.CodeTeeBinding, "does not bind")
 	expect(res[9], app.CodeTeeInvalid, "verify tdx attestation")
 
-	// Block 4: the same quote again is a replay.
-	res = send(wa.key, reg(wa, wa.pub, "sim", waQuote))
+	// Block 4: the same quote again is a replay; for another model it is not.
+	model2 := teeModelMsg(9)
+	mid2 := hex.EncodeToString(model2.ModelID[:])
+	res = send(wa.key, reg(wa, wa.pub, "sim", waQuote), own, model2, own, tx.MsgTeeAllow{ModelID: mid2, Kind: "sim", Measurement: meas})
 	expect(res[0], app.CodeTeeReplay, "replay")
+	other2 := reg(wa, wa.pub, "sim", waQuote)
+	other2.ModelID = mid2
+	res = send(wa.key, other2)
+	expect(res[0], app.CodeOK, "")
 
 	var att app.TeeAttestation
 	ok, err := c.Query(app.QueryTeeAttestation, []byte(apptest.Addr(wa.key).String()+"/"+mid), &att)
