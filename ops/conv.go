@@ -291,7 +291,9 @@ func convRun(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 }
 
 // im2col fills col[r*bw+q] for kernel row r = (ic*kH+i)*kW+j and output
-// pixel j0+q with the input value that tap reads, or +0 in the padding.
+// pixel j0+q with the input value that tap reads, or +0 in the padding. It
+// works one output row segment at a time: the in-bounds taps of a segment
+// form a strided run of one input row, the rest is zero.
 func im2col(p *convParams, xg, col []float32, j0, bw int) {
 	cg := p.c / p.g
 	for ic := 0; ic < cg; ic++ {
@@ -299,18 +301,39 @@ func im2col(p *convParams, xg, col []float32, j0, bw int) {
 		for i := 0; i < p.kh; i++ {
 			for j := 0; j < p.kw; j++ {
 				row := col[((ic*p.kh+i)*p.kw+j)*bw:][:bw]
-				y, xo := j0/p.ow, j0%p.ow
-				for q := range row {
+				for q := 0; q < bw; {
+					y, x0 := (j0+q)/p.ow, (j0+q)%p.ow
+					n := min(p.ow-x0, bw-q)
+					seg := row[q : q+n]
+					q += n
 					ih := y*p.sh - p.pt + i*p.dh
-					iw := xo*p.sw - p.pl + j*p.dw
-					if ih >= 0 && ih < p.h && iw >= 0 && iw < p.w {
-						row[q] = plane[ih*p.w+iw]
-					} else {
-						row[q] = 0
+					if ih < 0 || ih >= p.h {
+						clear(seg)
+						continue
 					}
-					if xo++; xo == p.ow {
-						xo = 0
-						y++
+					src := plane[ih*p.w : (ih+1)*p.w]
+					// output x reads iw = x*sW - pL + j*dW; valid for x in [lo, hi)
+					off := j*p.dw - p.pl
+					lo := 0
+					if off < 0 {
+						lo = (-off + p.sw - 1) / p.sw
+					}
+					hi := 0
+					if p.w-off > 0 {
+						hi = (p.w - off + p.sw - 1) / p.sw
+					}
+					lo, hi = min(max(lo-x0, 0), n), min(max(hi-x0, 0), n)
+					if hi < lo {
+						hi = lo
+					}
+					clear(seg[:lo])
+					clear(seg[hi:])
+					if p.sw == 1 {
+						copy(seg[lo:hi], src[x0+lo+off:])
+						continue
+					}
+					for k := lo; k < hi; k++ {
+						seg[k] = src[(x0+k)*p.sw+off]
 					}
 				}
 			}
