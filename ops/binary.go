@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/provena/provena/internal/fmath"
+	"github.com/provena/provena/internal/kernels"
 	"github.com/provena/provena/tensor"
 )
 
@@ -286,74 +287,13 @@ func (n *nary) Elem(in []*tensor.Tensor, a Attrs, out, flat int) (uint64, error)
 }
 
 // binRowF32 is the hot loop of float Add/Sub/Mul/Div: o[j] = a[j*sa] op
-// b[j*sb] with strides 0 or 1, the same scalar formula as binF32.
+// b[j*sb], the same single IEEE operation as binF32 on every path.
 func binRowF32(code naryCode, o, a, b []float32, sa, sb int) {
-	switch {
-	case sa == 1 && sb == 1:
-		a, b = a[:len(o)], b[:len(o)]
-		switch code {
-		case nAdd:
-			for j := range o {
-				o[j] = a[j] + b[j]
-			}
-		case nSub:
-			for j := range o {
-				o[j] = a[j] - b[j]
-			}
-		case nMul:
-			for j := range o {
-				o[j] = a[j] * b[j]
-			}
-		case nDiv:
-			for j := range o {
-				o[j] = a[j] / b[j]
-			}
-		}
-	case sa == 1 && sb == 0:
-		a = a[:len(o)]
-		s := b[0]
-		switch code {
-		case nAdd:
-			for j := range o {
-				o[j] = a[j] + s
-			}
-		case nSub:
-			for j := range o {
-				o[j] = a[j] - s
-			}
-		case nMul:
-			for j := range o {
-				o[j] = a[j] * s
-			}
-		case nDiv:
-			for j := range o {
-				o[j] = a[j] / s
-			}
-		}
-	case sa == 0 && sb == 1:
-		b = b[:len(o)]
-		s := a[0]
-		switch code {
-		case nAdd:
-			for j := range o {
-				o[j] = s + b[j]
-			}
-		case nSub:
-			for j := range o {
-				o[j] = s - b[j]
-			}
-		case nMul:
-			for j := range o {
-				o[j] = s * b[j]
-			}
-		case nDiv:
-			for j := range o {
-				o[j] = s / b[j]
-			}
-		}
-	default:
-		for j := range o {
-			o[j] = binF32(code, a[j*sa], b[j*sb])
-		}
+	if (sa == 0 || sa == 1) && (sb == 0 || sb == 1) && sa+sb > 0 {
+		kernels.BinaryRow(int(code-nAdd)+kernels.OpAdd, o, a, b, sa, sb)
+		return
+	}
+	for j := range o {
+		o[j] = binF32(code, a[j*sa], b[j*sb])
 	}
 }

@@ -45,7 +45,7 @@ var (
 // dispatch (false). Tests use it to compare paths in one binary.
 func SetPurego(force bool) {
 	if force {
-		gemmImpl, dwImpl, path = gemmScalar, dwScalar, "purego"
+		gemmImpl, dwImpl, binImpl, path = gemmScalar, dwScalar, binScalar, "purego"
 		return
 	}
 	selectImpl()
@@ -106,3 +106,33 @@ func scratch(n int) *[]float32 {
 }
 
 func putScratch(p *[]float32) { pool.Put(p) }
+
+// Binary ops for BinaryRow.
+const (
+	OpAdd = iota
+	OpSub
+	OpMul
+	OpDiv
+)
+
+// BinaryRow computes o[j] = a[j*sa] op b[j*sb] for strides sa, sb in {0, 1}
+// (not both 0): one IEEE operation per element, so every path agrees.
+func BinaryRow(op int, o, a, b []float32, sa, sb int) { binImpl(op, o, a, b, sa, sb) }
+
+var binImpl = binScalar
+
+func binScalar(op int, o, a, b []float32, sa, sb int) {
+	for j := range o {
+		x, y := a[j*sa], b[j*sb]
+		switch op {
+		case OpAdd:
+			o[j] = x + y
+		case OpSub:
+			o[j] = x - y
+		case OpMul:
+			o[j] = x * y
+		case OpDiv:
+			o[j] = x / y
+		}
+	}
+}

@@ -3,5 +3,5 @@
 package kernels
 
 func selectImpl() {
-	gemmImpl, dwImpl, path = gemmScalar, dwScalar, "purego"
+	gemmImpl, dwImpl, binImpl, path = gemmScalar, dwScalar, binScalar, "purego"
 }

@@ -11,10 +11,10 @@ import (
 // AVX2 kernels run (with identical bits) on AVX-512 CPUs.
 func selectImpl() {
 	if archsimd.X86.AVX2() {
-		gemmImpl, dwImpl, path = gemmAVX2, dwAVX2, "avx2"
+		gemmImpl, dwImpl, binImpl, path = gemmAVX2, dwAVX2, binAVX2, "avx2"
 		return
 	}
-	gemmImpl, dwImpl, path = gemmScalar, dwScalar, "purego"
+	gemmImpl, dwImpl, binImpl, path = gemmScalar, dwScalar, binScalar, "purego"
 }
 
 type f8 = archsimd.Float32x8
@@ -168,5 +168,41 @@ func dwAVX2(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw
 			}
 			orow[x] = s
 		}
+	}
+}
+
+func binAVX2(op int, o, a, b []float32, sa, sb int) {
+	n := len(o)
+	j := 0
+	var va, vb f8
+	if sa == 0 {
+		va = bc8(a[0])
+	}
+	if sb == 0 {
+		vb = bc8(b[0])
+	}
+	for ; j+8 <= n; j += 8 {
+		x, y := va, vb
+		if sa == 1 {
+			x = load8(a[j:])
+		}
+		if sb == 1 {
+			y = load8(b[j:])
+		}
+		var r f8
+		switch op {
+		case OpAdd:
+			r = x.Add(y)
+		case OpSub:
+			r = x.Sub(y)
+		case OpMul:
+			r = x.Mul(y)
+		case OpDiv:
+			r = x.Div(y)
+		}
+		r.StoreSlice(o[j:])
+	}
+	if j < n {
+		binScalar(op, o[j:], a[j*sa:], b[j*sb:], sa, sb)
 	}
 }
