@@ -204,6 +204,14 @@ func (a *App) InitChainAt(chainID string, initialHeight int64, genesis []byte) (
 	c.Set(keyChainID, []byte(chainID))
 	c.Set(keyParams, pb)
 	c.Set(keySupply, Supply{Genesis: g.Supply()}.encode())
+	mctx := &Context{kv: c, height: initialHeight, params: g.Params}
+	for _, name := range sortedModuleNames(g.Modules) {
+		fn, _ := genesisModule(name) // validated
+		if err := fn(mctx, g.Modules[name]); err != nil {
+			a.store.Rollback()
+			return nil, fmt.Errorf("init chain: genesis module %s: %w", name, err)
+		}
+	}
 	if err := c.flush(storeKV{a.store}); err != nil {
 		a.store.Rollback()
 		return nil, fmt.Errorf("init chain: write genesis: %w", err)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -461,9 +460,15 @@ func handleEnergyRetire(ctx *Context, sender tx.Address, m tx.Msg) error {
 
 func handleEnergySetOracles(ctx *Context, _ tx.Address, m tx.Msg) error {
 	msg := m.(tx.MsgEnergySetOracles)
-	auth := energy.DevAuthorityKey().Public().(ed25519.PublicKey)
+	auth, err := energyAuthority(ctx)
+	if err != nil {
+		return err
+	}
+	if len(auth) == 0 {
+		return Fail(CodeEnergyUnauthorized, "this chain's genesis names no energy authority (modules.energy.authority), so its oracle set cannot be changed")
+	}
 	if !bytes.Equal(msg.AuthorityPubKey, auth) {
-		return Fail(CodeEnergyUnauthorized, "the oracle set must be signed by the module authority %x", []byte(auth))
+		return Fail(CodeEnergyUnauthorized, "the oracle set must be signed by the module authority %x named in genesis", []byte(auth))
 	}
 	var p EnergyParams
 	if _, err := energyGet(ctx, energyKeyParams, &p); err != nil {

@@ -22,7 +22,7 @@ func energySchedKey(s string) ed25519.PrivateKey {
 func energySchedCtx(t *testing.T, at time.Time) *Context {
 	a := OpenMem()
 	t.Cleanup(func() { a.Close() })
-	g, _ := json.Marshal(Genesis{Params: DefaultParams()})
+	g, _ := json.Marshal(Genesis{Params: DefaultParams(), Modules: map[string]json.RawMessage{"energy": DevEnergyGenesis()}})
 	if _, err := a.InitChain("sched", g); err != nil {
 		t.Fatal(err)
 	}

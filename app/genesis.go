@@ -23,6 +23,12 @@ type Genesis struct {
 	// Accounts are the initial balances. Their sum is the genesis supply,
 	// which fees can only burn, never raise. Addresses must be distinct.
 	Accounts []GenesisAccount `json:"accounts"`
+	// Modules holds module sections by module name, each read by the module
+	// at InitChain (RegisterGenesisModule). Known sections: "energy"
+	// ({"authority": hex ed25519 public key that may set the oracle set})
+	// and "tee" ({"sim_roots": [hex ed25519 keys], "max_age_secs": N}).
+	// An unknown name is an error.
+	Modules map[string]json.RawMessage `json:"modules,omitempty"`
 }
 
 // GenesisAccount is one initial allocation.
@@ -100,6 +106,11 @@ func (g *Genesis) Validate() error {
 			return fmt.Errorf("genesis: total supply overflows uint64 at accounts[%d]", i)
 		}
 		total += a.Balance
+	}
+	for _, name := range sortedModuleNames(g.Modules) {
+		if _, ok := genesisModule(name); !ok {
+			return fmt.Errorf("genesis: modules.%s: no such module", name)
+		}
 	}
 	return nil
 }

@@ -1671,7 +1671,7 @@ func energyBenchKey(i int) ed25519.PrivateKey {
 }
 
 func energyBenchGenesis(p app.Params, ks []ed25519.PrivateKey) []byte {
-	g := app.Genesis{Params: p}
+	g := app.Genesis{Params: p, Modules: map[string]json.RawMessage{"energy": app.DevEnergyGenesis()}}
 	for _, k := range ks {
 		g.Accounts = append(g.Accounts, app.GenesisAccount{Address: tx.AddressFromPubKey(k.Public().(ed25519.PublicKey)).String(), Balance: 1_000_000_000})
 	}

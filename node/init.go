@@ -188,7 +188,9 @@ func initHomes(dirs []string, opts InitOptions) ([]Home, error) {
 			app.GenesisAccount{Address: valAddr.String(), Balance: opts.ValidatorBalance})
 		homes[i] = Home{Dir: d, Moniker: moniker, NodeID: string(nodeKey.ID()), Validator: valAddr, Alice: alice.Address, Ports: opts.Ports[i]}
 	}
-	gen := app.Genesis{Params: *opts.Params, Accounts: accounts}
+	// Local chains name the public development energy authority explicitly
+	// (docs/genesis.md); a real network replaces it with a key of its own.
+	gen := app.Genesis{Params: *opts.Params, Accounts: accounts, Modules: map[string]json.RawMessage{"energy": app.DevEnergyGenesis()}}
 	appState, err := json.Marshal(gen)
 	if err != nil {
 		return nil, fmt.Errorf("encode app genesis: %w", err)

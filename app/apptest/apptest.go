@@ -28,7 +28,7 @@ func Addr(priv ed25519.PrivateKey) tx.Address {
 
 // Genesis returns app_state JSON giving each of keys balance upv.
 func Genesis(p app.Params, balance uint64, keys ...ed25519.PrivateKey) []byte {
-	g := app.Genesis{Params: p}
+	g := app.Genesis{Params: p, Modules: map[string]json.RawMessage{"energy": app.DevEnergyGenesis()}}
 	for _, k := range keys {
 		g.Accounts = append(g.Accounts, app.GenesisAccount{Address: Addr(k).String(), Balance: balance})
 	}
