@@ -75,3 +75,41 @@ func TestGenesisModuleSections(t *testing.T) {
 		})
 	}
 }
+
+// TestTeeConfigFromGenesis: a genesis tee section configures the module, and
+// tee_config can then no longer name another simulated root.
+func TestTeeConfigFromGenesis(t *testing.T) {
+	root := strings.Repeat("cd", 32)
+	a := app.OpenMem()
+	defer a.Close()
+	g := app.Genesis{Params: app.DefaultParams(),
+		Accounts: []app.GenesisAccount{{Address: apptest.Addr(enBuyer).String(), Balance: 1_000_000}},
+		Modules:  map[string]json.RawMessage{"tee": json.RawMessage(`{"sim_roots":["` + root + `"],"max_age_secs":3600}`)}}
+	b, _ := json.Marshal(g)
+	if _, err := a.InitChain(apptest.ChainID, b); err != nil {
+		t.Fatal(err)
+	}
+	other := tx.MsgTeeConfig{SimRoots: []string{strings.Repeat("ef", 32)}, MaxAgeSecs: 60}
+	res, err := a.ExecuteBlock(app.Block{Height: 1, Time: time.Unix(enHour, 0), Txs: [][]byte{apptest.Sign(enBuyer, 0, app.DefaultParams().MinFee, other)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.TxResults[0]; r.Code != app.CodeTeeConfig || !strings.Contains(r.Log, "already configured") {
+		t.Fatalf("tee_config after a genesis section: code %d log %q", r.Code, r.Log)
+	}
+	if _, err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	q := a.Query("/tee/config", nil, 0, false)
+	if q.Code != 0 || !strings.Contains(string(q.Value), root) {
+		t.Fatalf("/tee/config: code %d log %q value %s", q.Code, q.Log, q.Value)
+	}
+
+	bad := app.OpenMem()
+	defer bad.Close()
+	g.Modules = map[string]json.RawMessage{"tee": json.RawMessage(`{"sim_roots":["xyz"],"max_age_secs":3600}`)}
+	b, _ = json.Marshal(g)
+	if _, err := bad.InitChain(apptest.ChainID, b); err == nil || !strings.Contains(err.Error(), "sim_roots[0]") {
+		t.Fatalf("bad tee section: %v", err)
+	}
+}
