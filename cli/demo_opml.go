@@ -14,6 +14,7 @@ import (
 	"github.com/provena/provena/keys"
 	"github.com/provena/provena/opml"
 	"github.com/provena/provena/opml/opmltest"
+	"github.com/provena/provena/opmlstore"
 	"github.com/provena/provena/tx"
 	"github.com/provena/provena/worker"
 )
@@ -88,7 +89,7 @@ func runDemoOpml(ctx context.Context, d *demoEnv) (*demoOpml, error) {
 	}
 	rec.ModelID = m.IDString()
 	store := opmlStore(filepath.Join(d.home, "opml"))
-	if err := store.putModel(m); err != nil {
+	if err := store.PutModel(m); err != nil {
 		return rec, err
 	}
 	fmt.Fprintf(w, "\nOptimistic verified inference (opML) on the same chain: model %s… (%d-node CNN), challenge window %d blocks, %d blocks per dispute move\n",
@@ -125,7 +126,7 @@ func runDemoOpml(ctx context.Context, d *demoEnv) (*demoOpml, error) {
 
 	party := func(name string) *nodeClient {
 		e := &dataEnv{c: d.c, rpc: d.rpc, priv: d.privs[name], me: d.addrs[name], fee: d.fee}
-		return &nodeClient{ctx: ctx, e: e, store: store}
+		return &nodeClient{ctx: ctx, e: e, store: store, fetch: &opmlstore.Fetcher{Store: store, Sources: []string{e.c.Base()}}}
 	}
 	names := strings.NewReplacer(
 		d.addrs["dave"].String(), "dave", d.addrs["eve"].String(), "eve", d.addrs["walt"].String(), "walt",
@@ -138,7 +139,7 @@ func runDemoOpml(ctx context.Context, d *demoEnv) (*demoOpml, error) {
 
 	// Job 1: honest.
 	in1 := opmltest.Input(1)
-	root1, err := store.putInputs(m, in1)
+	root1, err := store.PutInputs(m, in1)
 	if err != nil {
 		return rec, err
 	}
@@ -164,7 +165,7 @@ func runDemoOpml(ctx context.Context, d *demoEnv) (*demoOpml, error) {
 		return rec, err
 	}
 	eve := worker.NewWorker(party("eve"), fault, logf)
-	root2, err := store.putInputs(m, opmltest.Input(2))
+	root2, err := store.PutInputs(m, opmltest.Input(2))
 	if err != nil {
 		return rec, err
 	}

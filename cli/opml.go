@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,7 +18,7 @@ import (
 	"github.com/provena/provena/app"
 	"github.com/provena/provena/model"
 	"github.com/provena/provena/npy"
-	"github.com/provena/provena/opml"
+	"github.com/provena/provena/opmlstore"
 	"github.com/provena/provena/tensor"
 	"github.com/provena/provena/tx"
 	"github.com/provena/provena/worker"
@@ -40,138 +41,22 @@ func init() {
 	}
 }
 
-// opmlStore is a local content-addressed directory of model packages
-// (models/<id>.pvm) and job inputs (inputs/<inputs root>/<name>.npy) that
-// requesters, workers and watchers on one machine share.
-type opmlStore string
-
-func (s opmlStore) modelPath(id [32]byte) string {
-	return filepath.Join(string(s), "models", hex.EncodeToString(id[:])+".pvm")
-}
-
-func (s opmlStore) inputDir(root [32]byte) string {
-	return filepath.Join(string(s), "inputs", hex.EncodeToString(root[:]))
-}
-
-func (s opmlStore) putModel(m *model.Model) error {
-	p := s.modelPath(m.ID())
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	return m.Save(p)
-}
-
-// Model loads a stored package and checks it against its id.
-func (s opmlStore) Model(id [32]byte) (*model.Model, error) {
-	m, err := model.Load(s.modelPath(id))
-	if err != nil {
-		return nil, fmt.Errorf("model store: %w", err)
-	}
-	if m.ID() != id {
-		return nil, fmt.Errorf("model store: %s holds model %x, not %x", s.modelPath(id), m.ID(), id)
-	}
-	return m, nil
-}
-
-func (s opmlStore) putInputs(m *model.Model, in map[string]*tensor.Tensor) ([32]byte, error) {
-	root, err := opml.InputsRoot(m, in)
-	if err != nil {
-		return root, err
-	}
-	dir := s.inputDir(root)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return root, err
-	}
-	for _, vi := range m.Inputs {
-		f, err := os.Create(filepath.Join(dir, vi.Name+".npy"))
-		if err != nil {
-			return root, err
-		}
-		err = npy.Write(f, in[vi.Name])
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return root, fmt.Errorf("store input %s: %w", vi.Name, err)
-		}
-	}
-	return root, nil
-}
-
-// Inputs loads a stored job input; the caller checks it against the root.
-func (s opmlStore) Inputs(root [32]byte) (map[string]*tensor.Tensor, error) {
-	dir := s.inputDir(root)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("input store: %w", err)
-	}
-	out := map[string]*tensor.Tensor{}
-	for _, e := range ents {
-		name := e.Name()
-		if filepath.Ext(name) != ".npy" {
-			continue
-		}
-		f, err := os.Open(filepath.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		t, err := npy.Read(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("input store %s: %w", name, err)
-		}
-		out[name[:len(name)-4]] = t
-	}
-	return out, nil
-}
-
-func (s opmlStore) outputPath(root [32]byte) string {
-	return filepath.Join(string(s), "outputs", hex.EncodeToString(root[:])+".npy")
-}
-
-// PutOutput stores a job output under its value root.
-func (s opmlStore) PutOutput(root [32]byte, t *tensor.Tensor) error {
-	p := s.outputPath(root)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(p)
-	if err != nil {
-		return err
-	}
-	err = npy.Write(f, t)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// Output loads a stored output and checks it against its root.
-func (s opmlStore) Output(root [32]byte) (*tensor.Tensor, error) {
-	f, err := os.Open(s.outputPath(root))
-	if err != nil {
-		return nil, fmt.Errorf("output store: %w", err)
-	}
-	defer f.Close()
-	t, err := npy.Read(f)
-	if err != nil {
-		return nil, fmt.Errorf("output store: %w", err)
-	}
-	if got := model.ValueRoot(t, 0); got != root {
-		return nil, fmt.Errorf("output store: %s has root %x, the job commits %x", s.outputPath(root), got, root)
-	}
-	return t, nil
-}
+// opmlStore is the local content-addressed store of model packages, job
+// inputs and outputs (package opmlstore) that requesters, workers, watchers
+// and the node's API share.
+type opmlStore = opmlstore.Dir
 
 // opmlFlags are the flags of the opML commands.
 type opmlFlags struct {
 	dataFlags
 	store string
+	peers []string
 }
 
 func (f *opmlFlags) add(cmd *cobra.Command, from bool) {
 	f.dataFlags.add(cmd, from)
 	cmd.Flags().StringVar(&f.store, "store", "", "local model and input store shared with workers and watchers (default <home>/opml)")
+	cmd.Flags().StringSliceVar(&f.peers, "peers", nil, "other nodes' HTTP API URLs to fetch model packages and inputs from when neither the local store nor the node has them")
 }
 
 func (f *opmlFlags) storeDir() opmlStore {
@@ -179,6 +64,13 @@ func (f *opmlFlags) storeDir() opmlStore {
 		return opmlStore(f.store)
 	}
 	return opmlStore(filepath.Join(f.home, "opml"))
+}
+
+// fetcher reads the local store and, for what it lacks, the opML routes of
+// the node this command talks to and then of --peers, checking everything
+// fetched against its id or root and caching it locally.
+func (f *opmlFlags) fetcher(e *dataEnv) *opmlstore.Fetcher {
+	return &opmlstore.Fetcher{Store: f.storeDir(), Sources: append([]string{e.c.Base()}, f.peers...)}
 }
 
 func opmlRun(f *opmlFlags, needKey bool, run func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
@@ -238,8 +130,11 @@ func newModelRegisterCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := f.storeDir().putModel(m); err != nil {
+			if err := f.storeDir().PutModel(m); err != nil {
 				return fmt.Errorf("store model: %w", err)
+			}
+			if err := opmlstore.UploadModel(ctx, http.DefaultClient, e.c.Base(), m); err != nil {
+				return fmt.Errorf("upload model package to the node: %w", err)
 			}
 			msg := worker.RegisterModelMsg(m, fee)
 			s, err := e.send(ctx, msg)
@@ -288,16 +183,19 @@ func newJobSubmitCmd() *cobra.Command {
 				copy(id[:], b)
 			}
 			st := f.storeDir()
-			m, err := st.Model(id)
+			m, err := f.fetcher(e).Model(ctx, id)
 			if err != nil {
-				return fmt.Errorf("the model package must be in the store (model register puts it there): %w", err)
+				return fmt.Errorf("the model package must be in the local store or on the node (model register puts it in both): %w", err)
 			}
 			in, err := loadModelInputs(m, inputs)
 			if err != nil {
 				return err
 			}
-			root, err := st.putInputs(m, in)
+			root, err := st.PutInputs(m, in)
 			if err != nil {
+				return err
+			}
+			if err := uploadInputs(ctx, e.c.Base(), m, in); err != nil {
 				return err
 			}
 			s, err := e.send(ctx, tx.MsgSubmitJob{ModelID: id, InputsRoot: root, WorkerFee: workerFee, Green: green, MaxGCO2Ug: maxUg, EstimateWh: estWh})
@@ -411,6 +309,23 @@ func newJobShowCmd() *cobra.Command {
 	return cmd
 }
 
+// uploadInputs puts a job input on the node, first uploading the model
+// package when the node does not have it.
+func uploadInputs(ctx context.Context, base string, m *model.Model, in map[string]*tensor.Tensor) error {
+	_, err := opmlstore.UploadInputs(ctx, http.DefaultClient, base, m, in)
+	var oe *opmlstore.Error
+	if errors.As(err, &oe) && oe.Code == "unknown_model" {
+		if err := opmlstore.UploadModel(ctx, http.DefaultClient, base, m); err != nil {
+			return fmt.Errorf("upload model package to the node: %w", err)
+		}
+		_, err = opmlstore.UploadInputs(ctx, http.DefaultClient, base, m, in)
+	}
+	if err != nil {
+		return fmt.Errorf("upload job input to the node: %w", err)
+	}
+	return nil
+}
+
 func printOut(cmd *cobra.Command, asJSON bool, v any, text string) error {
 	return emit(cmd.OutOrStdout(), asJSON, v, func(w io.Writer) { fmt.Fprint(w, text) })
 }
@@ -441,7 +356,7 @@ func newJobOutputCmd() *cobra.Command {
 				return fmt.Errorf("job %d has %d committed outputs (state %s)", id, len(j.OutputRoots), j.State)
 			}
 			root := [32]byte(j.OutputRoots[index])
-			t, err := f.storeDir().Output(root)
+			t, err := f.fetcher(e).Output(ctx, root)
 			if err != nil {
 				return err
 			}

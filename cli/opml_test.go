@@ -38,7 +38,7 @@ func TestOpmlStore(t *testing.T) {
 		t.Skip(err)
 	}
 	s := opmlStore(t.TempDir())
-	if err := s.putModel(m); err != nil {
+	if err := s.PutModel(m); err != nil {
 		t.Fatal(err)
 	}
 	back, err := s.Model(m.ID())
@@ -49,7 +49,7 @@ func TestOpmlStore(t *testing.T) {
 		t.Fatal("missing model loaded")
 	}
 	in := opmltest.Input(3)
-	root, err := s.putInputs(m, in)
+	root, err := s.PutInputs(m, in)
 	if err != nil {
 		t.Fatal(err)
 	}

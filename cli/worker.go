@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/provena/provena/app"
 	"github.com/provena/provena/model"
+	"github.com/provena/provena/opmlstore"
 	"github.com/provena/provena/tensor"
 	"github.com/provena/provena/tx"
 	"github.com/provena/provena/worker"
@@ -24,11 +26,13 @@ func init() { commands = append(commands, newWorkerCmd, newWatcherCmd) }
 
 // nodeClient is worker.Client over a node: queries through CometBFT's RPC,
 // transactions through the node's API, packages and inputs from the local
-// store.
+// store or, when it lacks them, fetched from the node's (and --peers')
+// opML routes, checked against the model id or inputs root and cached.
 type nodeClient struct {
 	ctx   context.Context
 	e     *dataEnv
 	store opmlStore
+	fetch *opmlstore.Fetcher
 }
 
 var _ worker.Client = (*nodeClient)(nil)
@@ -58,7 +62,7 @@ func (c *nodeClient) Send(msg tx.Msg) error {
 	return nil
 }
 
-func (c *nodeClient) Model(id [32]byte) (*model.Model, error) { return c.store.Model(id) }
+func (c *nodeClient) Model(id [32]byte) (*model.Model, error) { return c.fetch.Model(c.ctx, id) }
 
 func (c *nodeClient) ModelRecord(id [32]byte) (*app.OpmlModel, error) {
 	var m *app.OpmlModel
@@ -66,13 +70,20 @@ func (c *nodeClient) ModelRecord(id [32]byte) (*app.OpmlModel, error) {
 	return m, err
 }
 
-// PutOutput implements worker.OutputStore.
+// PutOutput implements worker.OutputStore: the output goes to the local
+// store and to the node, where the requester can fetch it.
 func (c *nodeClient) PutOutput(root [32]byte, t *tensor.Tensor) error {
-	return c.store.PutOutput(root, t)
+	if err := c.store.PutOutput(root, t); err != nil {
+		return err
+	}
+	if err := opmlstore.UploadOutput(c.ctx, http.DefaultClient, c.e.c.Base(), root, t); err != nil {
+		return fmt.Errorf("upload output to the node: %w", err)
+	}
+	return nil
 }
 
 func (c *nodeClient) Inputs(root [32]byte) (map[string]*tensor.Tensor, error) {
-	return c.store.Inputs(root)
+	return c.fetch.Inputs(c.ctx, root)
 }
 
 // parseFault reads --fault: corrupt:NODE:ELEM, garble:NODE, silent[:AFTER],
@@ -147,7 +158,7 @@ func newWorkerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := &nodeClient{ctx: ctx, e: e, store: f.storeDir()}
+			c := &nodeClient{ctx: ctx, e: e, store: f.storeDir(), fetch: f.fetcher(e)}
 			if bond > 0 {
 				if _, err := e.send(ctx, tx.MsgRegisterWorker{Bond: bond}); err != nil {
 					return err
@@ -185,7 +196,7 @@ func newWatcherCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := &nodeClient{ctx: ctx, e: e, store: f.storeDir()}
+			c := &nodeClient{ctx: ctx, e: e, store: f.storeDir(), fetch: f.fetcher(e)}
 			w := worker.NewWatcher(c, func(format string, args ...any) {
 				fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...)
 			})

@@ -83,8 +83,12 @@ func TestOpmlCheatingWorkerCLI(t *testing.T) {
 	}
 	mustJSON(t, cli(t, "model", "register", pvm, "--home", home, "--from", "alice", "--fee", "50", "--json"), &reg)
 
-	background(t, filepath.Join(dir, "worker.log"), "worker", "start", "--home", home, "--from", "w1", "--bond", "10000", "--interval", "200ms", "--fault", "corrupt:3:100")
-	background(t, filepath.Join(dir, "watcher.log"), "watcher", "start", "--home", home, "--from", "v1", "--interval", "200ms")
+	// The worker and the watcher start with empty stores of their own: they
+	// fetch the package and the input from the node's opML routes, check
+	// them against the model id and the inputs root, and cache them.
+	wstore, vstore := filepath.Join(dir, "wstore"), filepath.Join(dir, "vstore")
+	background(t, filepath.Join(dir, "worker.log"), "worker", "start", "--home", home, "--store", wstore, "--from", "w1", "--bond", "10000", "--interval", "200ms", "--fault", "corrupt:3:100")
+	background(t, filepath.Join(dir, "watcher.log"), "watcher", "start", "--home", home, "--store", vstore, "--from", "v1", "--interval", "200ms")
 
 	var sub struct {
 		Job   uint64 `json:"job"`
@@ -113,13 +117,20 @@ func TestOpmlCheatingWorkerCLI(t *testing.T) {
 		t.Fatalf("job: %s", out)
 	}
 	t.Logf("dispute over a real node: %d moves: %s", j.Disputes[0].Moves, j.Disputes[0].Reason)
+	for _, st := range []string{wstore, vstore} {
+		if _, err := os.Stat(filepath.Join(st, "models", reg.ModelID+".pvm")); err != nil {
+			t.Errorf("%s did not cache the model fetched from the node: %v", st, err)
+		}
+	}
 	t.Log(cli(t, "job", "show", fmt.Sprint(sub.Job), "--home", home))
 	// The worker stored the output; the requester fetches and checks it.
 	var got struct {
 		Verified bool  `json:"verified"`
 		Shape    []int `json:"shape"`
 	}
-	mustJSON(t, cli(t, "job", "output", fmt.Sprint(sub.Job), "--home", home, "-o", filepath.Join(dir, "y.npy"), "--json"), &got)
+	// The worker uploaded it to the node; a requester with an empty store
+	// fetches it from there.
+	mustJSON(t, cli(t, "job", "output", fmt.Sprint(sub.Job), "--home", home, "--store", filepath.Join(dir, "rstore"), "-o", filepath.Join(dir, "y.npy"), "--json"), &got)
 	if !got.Verified || len(got.Shape) != 4 {
 		t.Fatalf("job output: %+v", got)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/provena/provena/api"
 	"github.com/provena/provena/blob"
+	"github.com/provena/provena/opmlstore"
 )
 
 // AppFactory opens the ABCI application of a home. The returned closer runs
@@ -169,7 +170,10 @@ func Start(ctx context.Context, home string, opts StartOptions) (_ *Node, err er
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
 	n.apiSrv = &http.Server{
-		Handler:           blob.Wrap(api.NewServer(client, api.Options{ChainID: cn.GenesisDoc().ChainID}), blobs),
+		// opML packages, inputs and outputs are served from the store the
+		// CLI's opML commands use, each checked against its id or root.
+		Handler: opmlstore.Wrap(blob.Wrap(api.NewServer(client, api.Options{ChainID: cn.GenesisDoc().ChainID}), blobs),
+			opmlstore.Dir(filepath.Join(home, "opml"))),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
