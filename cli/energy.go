@@ -1772,7 +1772,9 @@ func runEnergyDemo(parent context.Context, w io.Writer, solarPath, svgPath strin
 	if err != nil {
 		return energyReport{}, err
 	}
-	if _, err := e.c.WaitHeight(ctx, 1); err != nil {
+	// Block 1 can be stored before the app commits it: wait for block 2,
+	// after which state is queryable.
+	if _, err := e.c.WaitHeight(ctx, 2); err != nil {
 		return energyReport{}, err
 	}
 	kr, err := keys.Open(keys.Dir(home), keys.BackendTest)
@@ -1998,7 +2000,9 @@ func runEnergyNodeBench(parent context.Context, devices int) (energyNodeBench, e
 	}
 	defer n.Stop()
 	c := client.New(n.APIAddr)
-	if _, err := c.WaitHeight(ctx, 1); err != nil {
+	// Block 1 can be stored before the app commits it: wait for block 2,
+	// after which state is queryable.
+	if _, err := c.WaitHeight(ctx, 2); err != nil {
 		return res, err
 	}
 	nonces := make([]uint64, devices)

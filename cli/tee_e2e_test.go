@@ -57,7 +57,7 @@ func TestTeeCLIEndToEnd(t *testing.T) {
 	// from block 1 on): send it first.
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
 	defer wcancel()
-	if _, err := client.New("http://"+n.APIAddr).WaitHeight(wctx, 1); err != nil {
+	if _, err := client.New("http://"+n.APIAddr).WaitHeight(wctx, 2); err != nil { // state is queryable once block 2 exists
 		t.Fatal(err)
 	}
 	must("tee", "config", "--sim-root", "test", "--max-age", "1h", "--from", "alice")
