@@ -195,7 +195,7 @@ func handleSubmitJob(ctx *Context, sender tx.Address, m tx.Msg) error {
 	}
 	j := &OpmlJob{
 		ID: seq, Requester: sender, ModelID: msg.ModelID, InputsRoot: msg.InputsRoot, Owner: model.Owner,
-		ModelFee: model.Fee, WorkerFee: msg.WorkerFee, Submitted: ctx.Height(),
+		ModelFee: model.Fee, WorkerFee: msg.WorkerFee, Submitted: ctx.Height(), Mode: JobModeOptimistic,
 		State: OpmlJobPending, Deadline: ctx.Height() + DefaultOpmlParams().PendingBlocks,
 		Energy: EnergyJobConstraints{Green: msg.Green, MaxUg: msg.MaxGCO2Ug, EstimateWh: msg.EstimateWh},
 	}
@@ -222,6 +222,9 @@ func handlePostResult(ctx *Context, sender tx.Address, m tx.Msg) error {
 	}
 	if sender != j.Worker {
 		return Fail(CodeOpmlNotAllowed, "job %d is assigned to %s, not %s", j.ID, j.Worker, sender)
+	}
+	if err := jobOptimisticOnly(j); err != nil {
+		return err
 	}
 	if ctx.Height() > j.Deadline {
 		return Fail(CodeOpmlState, "job %d: result deadline %d has passed", j.ID, j.Deadline)
@@ -524,6 +527,8 @@ func opmlAdvance(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 		j.State, j.Closed = OpmlJobFinal, h
 		ctx.Emit("opml_final", "job", u64(j.ID), "worker", j.Worker.String())
 		return ctx.Delete(opmlOpenKey(j.ID))
+	case OpmlJobAwaitingInput:
+		return jobAwaitingAdvance(ctx, j)
 	case OpmlJobDisputed:
 		if j.Game.Timeout(h) {
 			ctx.Emit("opml_timeout", "job", u64(j.ID), "reason", j.Game.Reason)
@@ -567,6 +572,14 @@ func opmlAssign(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 			}
 			continue
 		}
+		if fit, why, err := jobModeEligible(ctx, j, a); err != nil {
+			return err
+		} else if !fit {
+			if len(reasons) < 4 {
+				reasons = append(reasons, why)
+			}
+			continue
+		}
 		eligible = append(eligible, w)
 	}
 	if len(eligible) == 0 {
@@ -598,7 +611,7 @@ func opmlAssign(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 	}
 	j.Worker, j.State, j.Deadline = w.Address, OpmlJobAssigned, ctx.Height()+p.ResultBlocks
 	ctx.Emit("opml_assign", "job", u64(j.ID), "worker", w.Address.String(), "deadline", i64(j.Deadline))
-	return nil
+	return jobModeAssigned(ctx, j)
 }
 
 func opmlRefund(ctx *Context, j *OpmlJob, why string) error {

@@ -139,6 +139,10 @@ type OpmlJob struct {
 	ModelFee   uint64     `json:"model_fee"`
 	WorkerFee  uint64     `json:"worker_fee"`
 	Submitted  int64      `json:"submitted"`
+	// Mode is the verification mode (JobModeOptimistic, JobModeTee,
+	// JobModeZk; app/job_modes.go); Private is what a tee or zk job adds.
+	Mode    string      `json:"mode,omitempty"`
+	Private *JobPrivate `json:"private,omitempty"`
 	// Energy constrains which workers may take the job (docs/energy.md).
 	Energy EnergyJobConstraints `json:"energy"`
 	// Unassignable says why no worker qualified at the last attempt.
