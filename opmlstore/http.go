@@ -97,7 +97,11 @@ func NewHandler(store Dir) http.Handler {
 			getOutput(w, store, h)
 		case kind == "outputs" && r.Method == http.MethodPut:
 			putOutput(w, r, store, h)
-		case kind == "models" || kind == "inputs" || kind == "outputs":
+		case kind == "sealed" && r.Method == http.MethodGet:
+			getSealed(w, store, h)
+		case kind == "sealed" && r.Method == http.MethodPut:
+			putSealed(w, r, store, h)
+		case kind == "models" || kind == "inputs" || kind == "outputs" || kind == "sealed":
 			writeErr(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" "+r.URL.Path)
 		default:
 			writeErr(w, http.StatusNotFound, "not_found", "no route "+r.URL.Path)
