@@ -54,7 +54,7 @@ func battery() []batteryRun {
 			pos.F32[i] = -v
 		}
 	}
-	return []batteryRun{
+	return append([]batteryRun{
 		{"Conv", []*tensor.Tensor{x, s.tensorOf(24, 16, 3, 3), s.tensorOf(24)}, Attrs{"pads": ints(1, 1, 1, 1)}},
 		{"Conv", []*tensor.Tensor{x, s.tensorOf(20, 16, 1, 1), s.tensorOf(20)}, nil},
 		{"Conv", []*tensor.Tensor{x, s.tensorOf(16, 1, 5, 5), s.tensorOf(16)}, Attrs{"group": aint(16), "pads": ints(2, 2, 2, 2)}},
@@ -84,7 +84,7 @@ func battery() []batteryRun {
 		{"Resize", []*tensor.Tensor{x, nil, f32T([]int{4}, 1, 1, 2, 2)}, Attrs{"mode": astr("linear")}},
 		{"Resize", []*tensor.Tensor{x, nil, f32T([]int{4}, 1, 1, 2, 2)}, Attrs{"coordinate_transformation_mode": astr("asymmetric"), "nearest_mode": astr("floor")}},
 		{"Transpose", []*tensor.Tensor{x}, Attrs{"perm": ints(0, 2, 3, 1)}},
-	}
+	}, quantBattery(&s, x)...)
 }
 
 // firstN returns the first n elements of t as a 1-D tensor.

@@ -43,7 +43,7 @@ func TestCapabilities(t *testing.T) {
 	want := []string{"Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Concat", "ConstantOfShape",
 		"Conv", "ConvTranspose", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor", "Gather", "Gelu", "Gemm",
 		"GlobalAveragePool", "GlobalMaxPool", "Greater", "HardSigmoid", "Identity", "LayerNormalization", "LeakyRelu", "Less",
-		"Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Pad", "Pow", "Reciprocal", "ReduceMax",
+		"Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Pad", "Pow", "QAdd", "QConv", "QDequantize", "QGemm", "QMaxPool", "QQuantize", "Reciprocal", "ReduceMax",
 		"ReduceMean", "ReduceMin", "ReduceSum", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Split",
 		"Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Upsample", "Where"}
 	got := Registered()
