@@ -57,6 +57,12 @@ func CheckRoyalties(ctx *Context, royalties []Royalty) error {
 // the same block); an error is a coded failure that discards the caller's
 // message, or a storage error.
 func PayRoyalties(ctx *Context, payer tx.Address, job string, royalties []Royalty, amount uint64) ([]Payout, error) {
+	return payRoyaltiesFrom(ctx, payer, payer, job, royalties, amount)
+}
+
+// payRoyaltiesFrom is PayRoyalties with the tokens taken from from (a
+// module account holding the payer's escrow) while the receipts name payer.
+func payRoyaltiesFrom(ctx *Context, from, payer tx.Address, job string, royalties []Royalty, amount uint64) ([]Payout, error) {
 	if len(job) > tx.DataMaxJobLen {
 		return nil, Fail(CodeInvalidMsg, "job reference is %d bytes, limit %d", len(job), tx.DataMaxJobLen)
 	}
@@ -70,7 +76,7 @@ func PayRoyalties(ctx *Context, payer tx.Address, job string, royalties []Royalt
 		if err != nil {
 			return nil, err
 		}
-		rec, err := pay(ctx, r, payer, payer, share, "job", job)
+		rec, err := pay(ctx, r, from, payer, share, "job", job)
 		if err != nil {
 			return nil, fmt.Errorf("royalty to asset %s: %w", ro.Asset, err)
 		}

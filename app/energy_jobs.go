@@ -265,13 +265,26 @@ type EnergyJobConstraints struct {
 	// EstimateWh is the job's expected energy (from the model's past
 	// receipts or the worker profile); at least 1.
 	EstimateWh uint64 `json:"estimate_wh"`
+	// DeferUntil (unix s, block time; 0: not deferred) is a deferred job's
+	// deadline: until then a worker qualifies only in the hour with the
+	// lowest posted intensity of its zone between now and DeferUntil
+	// (app/energy_defer.go).
+	DeferUntil int64 `json:"defer_until,omitempty"`
+
+	// Set by the chain. AssignedHour is the UTC hour (unix s) of the
+	// assignment; Schedule says why the job ran when it did; Retired is
+	// what a green job's settlement retired (app/energy_settle.go).
+	AssignedHour int64             `json:"assigned_hour,omitempty"`
+	Schedule     string            `json:"schedule,omitempty"`
+	Retired      *EnergyAutoRetire `json:"retired,omitempty"`
 }
 
 // EnergyCheckWorker says whether worker may run a job with constraints c
 // now (the block's time): deterministic, from state only. reason says why
 // not.
 func EnergyCheckWorker(ctx *Context, c EnergyJobConstraints, worker tx.Address) (ok bool, reason string, err error) {
-	if !c.Green && c.MaxUg == 0 {
+	deferring := energyDeferring(ctx, c)
+	if !c.Green && c.MaxUg == 0 && !deferring {
 		return true, "", nil
 	}
 	var prof EnergyWorkerProfile
@@ -284,6 +297,15 @@ func EnergyCheckWorker(ctx *Context, c EnergyJobConstraints, worker tx.Address) 
 	}
 	hour := energy.HourOf(ctx.BlockTime().Unix())
 	est := max(c.EstimateWh, 1)
+	if deferring {
+		best, posted, err := energyDeferTarget(ctx, prof.Zone, c.DeferUntil)
+		if err != nil {
+			return false, "", err
+		}
+		if posted && best.Hour != hour {
+			return false, fmt.Sprintf("deferred: %s's lowest posted intensity up to %s is %d mg/kWh at %s", prof.Zone, energyHourText(c.DeferUntil), best.MgPerKWh, energyHourText(best.Hour)), nil
+		}
+	}
 	if c.MaxUg > 0 {
 		iv, known, err := energyIntensityFor(ctx, prof.Zone, hour)
 		if err != nil {
@@ -324,24 +346,34 @@ func EnergyCheckWorker(ctx *Context, c EnergyJobConstraints, worker tx.Address) 
 // deadline (unix s), earliest on a tie. Hours with no posted value are not
 // candidates; with none at all the job runs now.
 func EnergyDeferHour(ctx *Context, zone string, deadline int64) (int64, error) {
+	best, posted, err := energyDeferTarget(ctx, zone, deadline)
+	if err != nil || !posted {
+		return energy.HourOf(ctx.BlockTime().Unix()), err
+	}
+	return best.Hour, nil
+}
+
+// energyDeferTarget is EnergyDeferHour's choice with its intensity;
+// posted is false when no hour of the window has a posted value.
+func energyDeferTarget(ctx *Context, zone string, deadline int64) (best energy.HourValue, posted bool, err error) {
 	now := energy.HourOf(ctx.BlockTime().Unix())
-	if deadline-now > 7*24*3600 {
-		deadline = now + 7*24*3600 // bound the reads: a week of hours
+	if deadline-now > tx.MaxDeferHours*3600 {
+		deadline = now + tx.MaxDeferHours*3600 // bound the reads: a week of hours
 	}
 	var series []energy.HourValue
 	for h := now; h <= deadline; h += 3600 {
 		var iv EnergyIntensity
 		ok, err := energyGet(ctx, energyIntensityKey(zone, h), &iv)
 		if err != nil {
-			return 0, err
+			return best, false, err
 		}
 		if ok {
 			series = append(series, energy.HourValue{Hour: h, MgPerKWh: iv.MgPerKWh})
 		}
 	}
-	best, err := energy.LowestHour(series, now, deadline)
+	best, err = energy.LowestHour(series, now, deadline)
 	if err != nil {
-		return now, nil
+		return best, false, nil
 	}
-	return best.Hour, nil
+	return best, true, nil
 }

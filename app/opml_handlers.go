@@ -498,6 +498,7 @@ func opmlAdvance(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 		if err := opmlAssign(ctx, j, workers); err != nil {
 			return err
 		}
+		energyHoldDeferred(ctx, j)
 		if j.State == OpmlJobPending && h > j.Deadline {
 			why := "no eligible worker"
 			if j.Unassignable != "" {
@@ -512,7 +513,10 @@ func opmlAdvance(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 		if err := opmlPay(ctx, j, j.Worker, j.WorkerFee, "worker fee"); err != nil {
 			return err
 		}
-		if err := opmlPay(ctx, j, j.Owner, j.ModelFee, "model fee"); err != nil {
+		if err := lineagePayModelFee(ctx, j); err != nil {
+			return err
+		}
+		if err := energySettleJob(ctx, j); err != nil {
 			return err
 		}
 		w, err := opmlLoadWorker(ctx, j.Worker)
@@ -611,6 +615,9 @@ func opmlAssign(ctx *Context, j *OpmlJob, workers []tx.Address) error {
 	}
 	j.Worker, j.State, j.Deadline = w.Address, OpmlJobAssigned, ctx.Height()+p.ResultBlocks
 	ctx.Emit("opml_assign", "job", u64(j.ID), "worker", w.Address.String(), "deadline", i64(j.Deadline))
+	if err := energyOnAssign(ctx, j); err != nil {
+		return err
+	}
 	return jobModeAssigned(ctx, j)
 }
 
