@@ -20,6 +20,7 @@ type MemStore struct {
 	models  map[[32]byte]*model.Model
 	inputs  map[[32]byte]map[string]*tensor.Tensor
 	outputs map[[32]byte]*tensor.Tensor
+	sealed  map[[32]byte][]byte // private-mode ciphertexts (modes.go)
 }
 
 // NewMemStore returns an empty store.

@@ -148,6 +148,7 @@ func (p *party) execute(j *app.OpmlJob) (*opml.View, error) {
 type Worker struct {
 	party
 	fault Fault
+	priv  *private // tee and zk jobs (modes.go); nil: optimistic only
 	// Results counts results posted; Moves counts dispute moves sent.
 	Results, Moves int
 }
@@ -174,6 +175,9 @@ func (w *Worker) Step() error {
 	h, err := w.c.Height()
 	if err != nil {
 		return err
+	}
+	if j.IsPrivate() {
+		return w.stepPrivate(j, h)
 	}
 	switch j.State {
 	case app.OpmlJobAssigned:
