@@ -111,16 +111,7 @@ func NumChunks(length, chunkSize int) int {
 func HashChunks(data []byte, chunkSize, workers int) []Hash {
 	n := NumChunks(len(data), chunkSize)
 	leaves := make([]Hash, n)
-	hashRange := func(lo, hi int) {
-		// One contiguous prefix||chunk buffer per worker lets sha256.Sum256
-		// run without allocating a hash state per leaf.
-		buf := make([]byte, 1+chunkSize)
-		buf[0] = leafPrefix
-		for i := lo; i < hi; i++ {
-			n := copy(buf[1:], data[i*chunkSize:min((i+1)*chunkSize, len(data))])
-			leaves[i] = sha256.Sum256(buf[:1+n])
-		}
-	}
+	hashRange := func(lo, hi int) { hashLeaves(data, chunkSize, leaves, lo, hi) }
 	// Below a few hundred chunks goroutine start-up costs more than it saves.
 	if workers > runtime.GOMAXPROCS(0) {
 		workers = runtime.GOMAXPROCS(0)
@@ -152,20 +143,6 @@ func Root(leaves []Hash) (Hash, error) {
 		leaves = nextLevel(leaves, leaves[:(len(leaves)+1)/2])
 	}
 	return leaves[0], nil
-}
-
-// nextLevel writes the parents of cur into next, which may alias cur: parent
-// j only reads children 2j and 2j+1, which are at or after j.
-func nextLevel(cur, next []Hash) []Hash {
-	j := 0
-	for ; j < len(next); j++ {
-		if 2*j+1 < len(cur) {
-			next[j] = Node(cur[2*j], cur[2*j+1])
-		} else {
-			next[j] = cur[2*j]
-		}
-	}
-	return next
 }
 
 // Root is the tree's root.

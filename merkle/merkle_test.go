@@ -1,6 +1,8 @@
 package merkle
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -219,6 +221,95 @@ func BenchmarkRoot(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
 				Root(HashChunks(data, cs, 1))
+			}
+		})
+	}
+}
+
+// The two-message SHA-256 kernel must give crypto/sha256's digests for
+// every chunk size, data length and split, and so must the portable
+// compression it falls back to in tests.
+func TestBlock2MatchesSHA256(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	data := make([]byte, 5000)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	ref := func(data []byte, cs int) []Hash {
+		var out []Hash
+		for i := 0; i < NumChunks(len(data), cs); i++ {
+			out = append(out, LeafHash(data[i*cs:min((i+1)*cs, len(data))]))
+		}
+		return out
+	}
+	for _, useKernel := range []bool{true, false} {
+		useBlock2 = useKernel
+		for _, cs := range []int{1, 7, 54, 55, 56, 63, 64, 119, 120, 256, 1000} {
+			for _, n := range []int{0, 1, cs - 1, cs, cs + 1, 2 * cs, 3*cs - 1, 4 * cs, len(data)} {
+				if n < 0 || n > len(data) {
+					continue
+				}
+				want := ref(data[:n], cs)
+				for _, workers := range []int{1, 3} {
+					got := HashChunks(data[:n], cs, workers)
+					if len(got) != len(want) {
+						t.Fatalf("kernel %v cs %d n %d: %d leaves, want %d", useKernel, cs, n, len(got), len(want))
+					}
+					for i := range got {
+						if got[i] != want[i] {
+							t.Fatalf("kernel %v cs %d n %d workers %d: leaf %d differs", useKernel, cs, n, workers, i)
+						}
+					}
+					r, err := Root(got)
+					if err != nil || r != refRoot(want) {
+						t.Fatalf("kernel %v cs %d n %d: root differs (%v)", useKernel, cs, n, err)
+					}
+				}
+			}
+		}
+	}
+	useBlock2 = haveBlock2
+	// The portable compression against crypto/sha256 directly.
+	for _, n := range []int{0, 1, 55, 56, 64, 200, 1000} {
+		a, b := newPadded(0x5a, n), newPadded(0x5a, n)
+		copy(a.body, data)
+		copy(b.body, data[n:])
+		var ha, hb Hash
+		sa, sb := sha256IV, sha256IV
+		compress(&sa, a.b)
+		compress(&sb, b.b)
+		sum2(&a, &b, &ha, &hb)
+		for i := 0; i < 8; i++ {
+			if binary.BigEndian.Uint32(ha[4*i:]) != sa[i] || binary.BigEndian.Uint32(hb[4*i:]) != sb[i] {
+				t.Fatalf("body %d: kernel and portable compression differ", n)
+			}
+		}
+		if ha != sha256.Sum256(append([]byte{0x5a}, data[:n]...)) || hb != sha256.Sum256(append([]byte{0x5a}, data[n:2*n]...)) {
+			t.Fatalf("body %d: not SHA-256", n)
+		}
+	}
+}
+
+// BenchmarkHashChunks256 is a trace's hashing: the root over 256-byte
+// chunks of 4 MiB, with crypto/sha256 alone and with the two-message kernel.
+func BenchmarkHashChunks256(b *testing.B) {
+	data := make([]byte, 4<<20)
+	for _, k := range []bool{false, true} {
+		name := "crypto-sha256"
+		if k {
+			name = "block2"
+		}
+		b.Run(name, func(b *testing.B) {
+			if k && !haveBlock2 {
+				b.Skip("no SHA-extension kernel on this CPU or build")
+			}
+			useBlock2 = k
+			defer func() { useBlock2 = haveBlock2 }()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := Root(HashChunks(data, 256, 1)); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
