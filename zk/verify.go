@@ -10,6 +10,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark-crypto/ecc/bn254/kzg"
 	"github.com/consensys/gnark/backend/groth16"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 	"github.com/consensys/gnark/backend/plonk"
 	"github.com/consensys/gnark/backend/witness"
 )
@@ -100,8 +101,8 @@ func VerifyVector(system string, vk, proof []byte, public []fr.Element) (err err
 	}
 	switch system {
 	case Groth16:
-		gk := key.(groth16.VerifyingKey)
-		if n := gk.NbPublicWitness(); n != len(public) {
+		gk := key.(*groth16bn254.VerifyingKey)
+		if n := len(gk.G1.K) - len(gk.PublicAndCommitmentCommitted) - 1; n != len(public) {
 			return fmt.Errorf("zk verify: verifying key expects %d public values, got %d", n, len(public))
 		}
 		p, err := decodeProof(system, proof)

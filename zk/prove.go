@@ -1,0 +1,195 @@
+package zk
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/backend/plonk"
+	"github.com/consensys/gnark/constraint"
+	"github.com/consensys/gnark/frontend"
+)
+
+// Statement is what a proof claims, in the terms of its visibility.
+type Statement struct {
+	WeightsCommit FieldBytes // weights hashed
+	InputCommit   FieldBytes // input hashed
+	OutputCommit  FieldBytes // output hashed
+	Input         []int64    // input public
+	Output        []int64    // output public (outputs concatenated)
+}
+
+// Vector is the public witness of a statement under vis (see Circuit).
+func (s *Statement) Vector(vis Visibility) ([]fr.Element, error) {
+	var out []fr.Element
+	addC := func(c FieldBytes) error {
+		e, err := c.Element()
+		if err != nil {
+			return err
+		}
+		out = append(out, e)
+		return nil
+	}
+	addI := func(vs []int64) {
+		for _, v := range vs {
+			var e fr.Element
+			e.SetInt64(v)
+			out = append(out, e)
+		}
+	}
+	if vis.Weights == VisHashed {
+		if err := addC(s.WeightsCommit); err != nil {
+			return nil, err
+		}
+	}
+	switch vis.Input {
+	case VisPublic:
+		addI(s.Input)
+	case VisHashed:
+		if err := addC(s.InputCommit); err != nil {
+			return nil, err
+		}
+	}
+	switch vis.Output {
+	case VisPublic:
+		addI(s.Output)
+	case VisHashed:
+		if err := addC(s.OutputCommit); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// WeightsCommitment is the Poseidon2 commitment to the graph's weights: one
+// hash over the count of weight tensors, then each tensor (its count, then
+// its values packed, int8 31 and int32 7 to a field element) in the order
+// the layers use them (per layer: W, then B).
+func (g *Graph) WeightsCommitment() (FieldBytes, error) { return commitTensors(g.weights) }
+
+// statement evaluates the graph natively and fills the statement and the
+// full assignment.
+func (g *Graph) statement(vis Visibility, x []int64) (*Statement, *Circuit, error) {
+	vals, err := g.Eval(x)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &Statement{}
+	var outs []int64
+	for _, o := range g.outputs {
+		outs = append(outs, vals[o]...)
+	}
+	var pub, priv []frontend.Variable
+	addV := func(dst *[]frontend.Variable, vs []int64) {
+		for _, v := range vs {
+			*dst = append(*dst, v)
+		}
+	}
+	addC := func(c FieldBytes) {
+		e, _ := c.Element() // our own hash output: canonical
+		pub = append(pub, e)
+	}
+	if vis.Weights == VisHashed {
+		if st.WeightsCommit, err = g.WeightsCommitment(); err != nil {
+			return nil, nil, err
+		}
+		addC(st.WeightsCommit)
+	}
+	switch vis.Input {
+	case VisPublic:
+		st.Input = x
+		addV(&pub, x)
+	case VisHashed:
+		if st.InputCommit, err = Commit(x); err != nil {
+			return nil, nil, err
+		}
+		addC(st.InputCommit)
+		addV(&priv, x)
+	default:
+		addV(&priv, x)
+	}
+	if vis.Weights != VisPublic {
+		for _, t := range g.weights {
+			addV(&priv, tensorInts(t))
+		}
+	}
+	switch vis.Output {
+	case VisPublic:
+		st.Output = outs
+		addV(&pub, outs)
+	case VisHashed:
+		ts, err := g.outputTensors(vals)
+		if err != nil {
+			return nil, nil, err
+		}
+		if st.OutputCommit, err = commitTensors(ts); err != nil {
+			return nil, nil, err
+		}
+		addC(st.OutputCommit)
+	}
+	nPub, nPriv := layout(g, vis)
+	if len(pub) != nPub || len(priv) != nPriv {
+		return nil, nil, fmt.Errorf("zk: assignment layout mismatch")
+	}
+	return st, &Circuit{Pub: pub, Priv: priv, g: g, vis: vis}, nil
+}
+
+// Prover proves statements about one compiled graph.
+type Prover struct {
+	System string
+	Graph  *Graph
+	Vis    Visibility
+	CCS    constraint.ConstraintSystem
+	pk     any // groth16.ProvingKey or plonk.ProvingKey
+}
+
+// NewProver decodes the proving key for ccs.
+func NewProver(system string, g *Graph, vis Visibility, ccs constraint.ConstraintSystem, pkBytes []byte) (*Prover, error) {
+	p := &Prover{System: system, Graph: g, Vis: vis, CCS: ccs}
+	switch system {
+	case Groth16:
+		pk := groth16.NewProvingKey(ecc.BN254)
+		if err := readAll(pk, pkBytes); err != nil {
+			return nil, fmt.Errorf("zk: proving key: %w", err)
+		}
+		p.pk = pk
+	case Plonk:
+		pk := plonk.NewProvingKey(ecc.BN254)
+		if err := readAll(pk, pkBytes); err != nil {
+			return nil, fmt.Errorf("zk: proving key: %w", err)
+		}
+		p.pk = pk
+	default:
+		return nil, checkSystem(system)
+	}
+	return p, nil
+}
+
+// Prove evaluates the graph on the int8 input x and proves the result.
+func (p *Prover) Prove(x []int64) (*Statement, []byte, error) {
+	st, a, err := p.Graph.statement(p.Vis, x)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
+	if err != nil {
+		return nil, nil, fmt.Errorf("zk: witness: %w", err)
+	}
+	var proof io.WriterTo
+	switch p.System {
+	case Groth16:
+		proof, err = groth16.Prove(p.CCS, p.pk.(groth16.ProvingKey), w)
+	case Plonk:
+		proof, err = plonk.Prove(p.CCS, p.pk.(plonk.ProvingKey), w)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("zk: prove: %w", err)
+	}
+	b, err := writeAll(proof)
+	if err != nil {
+		return nil, nil, fmt.Errorf("zk: write proof: %w", err)
+	}
+	return st, b, nil
+}
