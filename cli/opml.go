@@ -121,8 +121,9 @@ func (e *dataEnv) lastJob(ctx context.Context) (uint64, error) {
 func newModelRegisterCmd() *cobra.Command {
 	f := &opmlFlags{}
 	var fee uint64
+	var trainedOn string
 	cmd := &cobra.Command{
-		Use:   "register model.pvm --from KEY --fee UPV",
+		Use:   "register model.pvm --from KEY --fee UPV [--trained-on ASSET:PCT,...]",
 		Short: "Register a model on chain for optimistic jobs (id, signature, fee); the package goes to the local store",
 		Args:  cobra.ExactArgs(1),
 		RunE: opmlRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
@@ -136,17 +137,35 @@ func newModelRegisterCmd() *cobra.Command {
 			if err := opmlstore.UploadModel(ctx, http.DefaultClient, e.c.Base(), m); err != nil {
 				return fmt.Errorf("upload model package to the node: %w", err)
 			}
+			var lineage []tx.LineageShare
+			if trainedOn != "" {
+				if lineage, err = parseTrainedOn(trainedOn); err != nil {
+					return err
+				}
+				if err := e.checkLineage(ctx, lineage); err != nil {
+					return err
+				}
+			}
 			msg := worker.RegisterModelMsg(m, fee)
 			s, err := e.send(ctx, msg)
 			if err != nil {
 				return err
 			}
 			out := map[string]any{"model_id": m.IDString(), "fee": fee, "nodes": len(m.Nodes), "tx": s.Hash}
-			return printOut(cmd, f.json, out, fmt.Sprintf("registered model %s (%d nodes, fee %d %s) in tx %s\n", m.IDString(), len(m.Nodes), fee, app.Denom, s.Hash))
+			text := fmt.Sprintf("registered model %s (%d nodes, fee %d %s) in tx %s\n", m.IDString(), len(m.Nodes), fee, app.Denom, s.Hash)
+			if lineage != nil {
+				lt, err := e.declareLineage(ctx, m.ID(), lineage)
+				if err != nil {
+					return err
+				}
+				out["trained_on"], text = lineage, text+lt
+			}
+			return printOut(cmd, f.json, out, text)
 		}),
 	}
 	f.add(cmd, true)
 	cmd.Flags().Uint64Var(&fee, "fee", 0, "fee in upv each job pays the model owner")
+	cmd.Flags().StringVar(&trainedOn, "trained-on", "", "datasets the model was trained on and their share of every model fee, ASSET:PERCENT,... (recorded once, cannot change)")
 	return cmd
 }
 
@@ -167,6 +186,7 @@ func newJobSubmitCmd() *cobra.Command {
 		green     bool
 		maxUg     uint64
 		estWh     uint64
+		deferFor  string
 	)
 	cmd := &cobra.Command{
 		Use:   "submit --model ID --input x.npy --from KEY [--worker-fee UPV] [--wait]",
@@ -198,7 +218,15 @@ func newJobSubmitCmd() *cobra.Command {
 			if err := uploadInputs(ctx, e.c.Base(), m, in); err != nil {
 				return err
 			}
-			s, err := e.send(ctx, tx.MsgSubmitJob{ModelID: id, InputsRoot: root, WorkerFee: workerFee, Green: green, MaxGCO2Ug: maxUg, EstimateWh: estWh})
+			deferHours, err := parseDeferHours(deferFor)
+			if err != nil {
+				return err
+			}
+			var submit tx.Msg = tx.MsgSubmitJob{ModelID: id, InputsRoot: root, WorkerFee: workerFee, Green: green, MaxGCO2Ug: maxUg, EstimateWh: estWh}
+			if deferHours > 0 {
+				submit = tx.MsgEnergySubmitDeferred{DeferHours: deferHours, Job: submit.(tx.MsgSubmitJob)}
+			}
+			s, err := e.send(ctx, submit)
 			if err != nil {
 				return err
 			}
@@ -233,6 +261,7 @@ func newJobSubmitCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&green, "green", false, "only workers holding certified green energy for the job's hour (docs/energy.md)")
 	cmd.Flags().Uint64Var(&maxUg, "max-gco2-ug", 0, "only workers whose grid intensity keeps the job under this many µgCO2e (0: no limit)")
 	cmd.Flags().Uint64Var(&estWh, "estimate-wh", 0, "the job's energy estimate in Wh, needed with --green or --max-gco2-ug")
+	cmd.Flags().StringVar(&deferFor, "defer-until", "", "let the job wait up to this many whole hours (e.g. 6h, block time) for the lowest posted grid intensity of the worker's zone")
 	cmd.MarkFlagRequired("model")
 	cmd.MarkFlagRequired("input")
 	return cmd
@@ -302,6 +331,7 @@ func newJobShowCmd() *cobra.Command {
 			if j.Burned > 0 {
 				fmt.Fprintf(w, "  burned %d %s\n", j.Burned, app.Denom)
 			}
+			printJobEnergy(w, j)
 			return nil
 		}),
 	}
