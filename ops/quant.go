@@ -856,7 +856,7 @@ func qAddInfer(in []tensor.Meta, a Attrs) (*qAddParams, error) {
 			return nil, err
 		}
 	}
-	if !equalInts(in[0].Shape, in[1].Shape) {
+	if !equalShape(in[0].Shape, in[1].Shape) {
 		return nil, fmt.Errorf("op %s: input 1: shape %v differs from input 0's %v (no broadcasting)", op, in[1].Shape, in[0].Shape)
 	}
 	p := &qAddParams{}
