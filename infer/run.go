@@ -189,7 +189,7 @@ func Run(m *model.Model, inputs map[string]*tensor.Tensor, opts Options) (*Resul
 
 	var h *hasher
 	if opts.Trace {
-		h = newHasher(m, nn, ctx.Threads, opts.KeepOutputs)
+		h = newHasher(m, nn, ctx.Threads, opts.KeepOutputs, free)
 	}
 	for i := 0; i < nn; i++ {
 		n := &m.Nodes[i]
@@ -217,14 +217,30 @@ func Run(m *model.Model, inputs map[string]*tensor.Tensor, opts Options) (*Resul
 		if !free {
 			continue
 		}
+		// Dead activations go back to the output pool (after hashing, when
+		// tracing), which spares the allocation of later outputs.
+		dead := func(t *tensor.Tensor) {
+			if aliases(t, outs) {
+				return
+			}
+			if h != nil {
+				h.release(t)
+			} else {
+				ops.Recycle(t)
+			}
+		}
 		for j := range outs {
 			if lastUse[i][j] < 0 && !isOutput[model.Ref{Kind: model.RefNode, Index: i, Output: j}] {
+				t := outs[j]
 				outs[j] = nil
+				dead(t)
 			}
 		}
 		for _, r := range n.InRefs {
-			if r.Kind == model.RefNode && lastUse[r.Index][r.Output] == i && !isOutput[r] {
+			if r.Kind == model.RefNode && lastUse[r.Index][r.Output] == i && !isOutput[r] && vals[r.Index][r.Output] != nil {
+				t := vals[r.Index][r.Output]
 				vals[r.Index][r.Output] = nil
+				dead(t)
 			}
 		}
 	}
@@ -252,6 +268,21 @@ func Run(m *model.Model, inputs map[string]*tensor.Tensor, opts Options) (*Resul
 		}
 	}
 	return res, nil
+}
+
+// aliases reports whether t shares its float32 data with one of outs (an
+// operator that returned its input's buffer), in which case t must not be
+// recycled.
+func aliases(t *tensor.Tensor, outs []*tensor.Tensor) bool {
+	if t == nil || len(t.F32) == 0 {
+		return false
+	}
+	for _, o := range outs {
+		if o != nil && len(o.F32) > 0 && &o.F32[0] == &t.F32[0] {
+			return true
+		}
+	}
+	return false
 }
 
 // runNode runs node i with inputs from get and checks the outputs against
@@ -306,6 +337,11 @@ type hasher struct {
 	trees   [][]*merkle.Tree
 	jobs    chan hashJob
 	wg      sync.WaitGroup
+	// With recycle, a tensor goes back to the output pool once it is both
+	// hashed and dead in the executor, whichever comes last.
+	recycle bool
+	hashed  map[*tensor.Tensor]bool
+	dropped map[*tensor.Tensor]bool
 }
 
 type hashJob struct {
@@ -313,8 +349,9 @@ type hashJob struct {
 	t         *tensor.Tensor
 }
 
-func newHasher(m *model.Model, nn, workers int, keep bool) *hasher {
-	h := &hasher{keep: keep, m: m, roots: make([][]merkle.Hash, nn), jobs: make(chan hashJob, 1024)}
+func newHasher(m *model.Model, nn, workers int, keep, recycle bool) *hasher {
+	h := &hasher{keep: keep, m: m, roots: make([][]merkle.Hash, nn), jobs: make(chan hashJob, 1024),
+		recycle: recycle, hashed: map[*tensor.Tensor]bool{}, dropped: map[*tensor.Tensor]bool{}}
 	h.cond = sync.NewCond(&h.mu)
 	if keep {
 		h.trees = make([][]*merkle.Tree, nn)
@@ -341,6 +378,14 @@ func newHasher(m *model.Model, nn, workers int, keep bool) *hasher {
 				h.mu.Lock()
 				h.pending -= bytesOf(j.t)
 				h.cond.Broadcast()
+				if h.recycle {
+					if h.dropped[j.t] {
+						delete(h.dropped, j.t)
+						ops.Recycle(j.t)
+					} else {
+						h.hashed[j.t] = true
+					}
+				}
 				h.mu.Unlock()
 			}
 		}()
@@ -361,6 +406,21 @@ func (h *hasher) submit(node int, outs []*tensor.Tensor) {
 		h.mu.Unlock()
 		h.jobs <- hashJob{node, j, t}
 	}
+}
+
+// release reports that the executor no longer needs t.
+func (h *hasher) release(t *tensor.Tensor) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.recycle {
+		return
+	}
+	if h.hashed[t] {
+		delete(h.hashed, t)
+		ops.Recycle(t)
+		return
+	}
+	h.dropped[t] = true
 }
 
 func (h *hasher) close() {

@@ -158,7 +158,18 @@ func metasOf(in []*tensor.Tensor) []tensor.Meta {
 	return m
 }
 
-func newOut(dt tensor.DType, shape []int) (*tensor.Tensor, error) { return tensor.New(dt, shape) }
+// newOut is a zero output tensor, float32 ones from recycled activations
+// where one of the same length is free.
+func newOut(dt tensor.DType, shape []int) (*tensor.Tensor, error) {
+	if dt == tensor.Float32 {
+		if n, err := tensor.CheckShape(shape); err == nil && n > 0 {
+			if b := pooledF32(n); b != nil {
+				return &tensor.Tensor{DType: dt, Shape: append([]int(nil), shape...), F32: b}, nil
+			}
+		}
+	}
+	return tensor.New(dt, shape)
+}
 
 func outMeta(dt tensor.DType, shape []int) []tensor.Meta {
 	return []tensor.Meta{{DType: dt, Shape: shape}}

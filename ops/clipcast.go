@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/provena/provena/internal/kernels"
 	"github.com/provena/provena/tensor"
 )
 
@@ -98,9 +99,7 @@ func (c clipOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, e
 	b := clipBoundsOf(in, a)
 	if x.DType == tensor.Float32 {
 		parallelRange(ctx, len(x.F32), 1<<15, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				out.F32[i] = clipF32(x.F32[i], b.lo, b.hi)
-			}
+			kernels.ClipRow(out.F32[lo:hi], x.F32[lo:hi], b.lo, b.hi)
 		})
 		return []*tensor.Tensor{out}, nil
 	}

@@ -45,7 +45,7 @@ var (
 // dispatch (false). Tests use it to compare paths in one binary.
 func SetPurego(force bool) {
 	if force {
-		gemmImpl, dwImpl, binImpl, path = gemmScalar, dwScalar, binScalar, "purego"
+		gemmImpl, dwImpl, binImpl, clipImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, "purego"
 		return
 	}
 	selectImpl()
@@ -134,5 +134,25 @@ func binScalar(op int, o, a, b []float32, sa, sb int) {
 		case OpDiv:
 			o[j] = x / y
 		}
+	}
+}
+
+// ClipRow computes o[j] = x[j] raised to lo if x[j] < lo, then lowered to hi
+// if it is > hi: comparisons, not min/max instructions, so a NaN passes
+// through and -0 stays -0 against a bound of +0 on every path.
+func ClipRow(o, x []float32, lo, hi float32) { clipImpl(o, x, lo, hi) }
+
+var clipImpl = clipScalar
+
+func clipScalar(o, x []float32, lo, hi float32) {
+	x = x[:len(o)]
+	for j, v := range x {
+		if v < lo {
+			v = lo
+		}
+		if v > hi {
+			v = hi
+		}
+		o[j] = v
 	}
 }

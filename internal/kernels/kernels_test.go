@@ -64,3 +64,40 @@ func TestDepthwisePathsAgree(t *testing.T) {
 		sameBits(t, "depthwise", got, want)
 	}
 }
+
+// TestClipPathsAgree covers the values where min/max instructions and
+// comparisons part ways: NaN, signed zeros, infinities, the bounds.
+func TestClipPathsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	nan := float32(math.NaN())
+	inf := float32(math.Inf(1))
+	negz := float32(math.Copysign(0, -1))
+	special := []float32{nan, inf, -inf, 0, negz, 6, -6, 0, 3, 6.0000005, 5.9999995, -1e-30}
+	for _, b := range [][2]float32{{0, 6}, {negz, 6}, {-1, 1}, {-inf, inf}, {0, 0}} {
+		for _, n := range []int{0, 1, 7, 8, 9, 31, 100} {
+			x := randSlice(r, n)
+			for i := range x {
+				x[i] *= 5
+				if i%3 == 0 {
+					x[i] = special[(i/3)%len(special)]
+				}
+			}
+			got, want := make([]float32, n), make([]float32, n)
+			ClipRow(got, x, b[0], b[1])
+			clipScalar(want, x, b[0], b[1])
+			sameBits(t, "clip", got, want)
+			for i, v := range x {
+				w := v
+				if w < b[0] {
+					w = b[0]
+				}
+				if w > b[1] {
+					w = b[1]
+				}
+				if math.Float32bits(w) != math.Float32bits(want[i]) {
+					t.Fatalf("clip reference element %d", i)
+				}
+			}
+		}
+	}
+}

@@ -3,5 +3,5 @@
 package kernels
 
 func selectImpl() {
-	gemmImpl, dwImpl, binImpl, path = gemmScalar, dwScalar, binScalar, "purego"
+	gemmImpl, dwImpl, binImpl, clipImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, "purego"
 }

@@ -11,10 +11,10 @@ import (
 // AVX2 kernels run (with identical bits) on AVX-512 CPUs.
 func selectImpl() {
 	if archsimd.X86.AVX2() {
-		gemmImpl, dwImpl, binImpl, path = gemmAVX2, dwAVX2, binAVX2, "avx2"
+		gemmImpl, dwImpl, binImpl, clipImpl, path = gemmAVX2, dwAVX2, binAVX2, clipAVX2, "avx2"
 		return
 	}
-	gemmImpl, dwImpl, binImpl, path = gemmScalar, dwScalar, binScalar, "purego"
+	gemmImpl, dwImpl, binImpl, clipImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, "purego"
 }
 
 type f8 = archsimd.Float32x8
@@ -204,5 +204,24 @@ func binAVX2(op int, o, a, b []float32, sa, sb int) {
 	}
 	if j < n {
 		binScalar(op, o[j:], a[j*sa:], b[j*sb:], sa, sb)
+	}
+}
+
+// clipAVX2 blends on compare masks (VCMPPS, VBLENDVPS) rather than using
+// VMAXPS/VMINPS, whose NaN and signed-zero rules differ from the scalar
+// comparisons.
+func clipAVX2(o, x []float32, lo, hi float32) {
+	n := len(o)
+	x = x[:n]
+	vlo, vhi := bc8(lo), bc8(hi)
+	j := 0
+	for ; j+8 <= n; j += 8 {
+		v := load8(x[j:])
+		v = vlo.Merge(v, v.Less(vlo))
+		v = vhi.Merge(v, v.Greater(vhi))
+		v.StoreSlice(o[j:])
+	}
+	if j < n {
+		clipScalar(o[j:], x[j:], lo, hi)
 	}
 }
