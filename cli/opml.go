@@ -170,7 +170,7 @@ func newModelRegisterCmd() *cobra.Command {
 }
 
 func newJobCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "job", Short: "Submit and inspect optimistic inference jobs (see docs/opml.md)"}
+	cmd := &cobra.Command{Use: "job", Short: "Submit and inspect verified inference jobs: optimistic, tee or zk (see docs/opml.md)"}
 	cmd.AddCommand(newJobSubmitCmd(), newJobShowCmd(), newJobOutputCmd())
 	return cmd
 }
@@ -189,13 +189,24 @@ func newJobSubmitCmd() *cobra.Command {
 		deferFor  string
 	)
 	cmd := &cobra.Command{
-		Use:   "submit --model ID --input x.npy --from KEY [--worker-fee UPV] [--wait]",
-		Short: "Escrow the payment and ask for one inference; the input goes to the local store by its root",
+		Use:   "submit --model ID --input x.npy --from KEY [--mode optimistic|tee|zk] [--worker-fee UPV] [--wait]",
+		Short: "Escrow the payment and ask for one inference in a verification mode",
+		Long: `Escrow the payment and ask for one inference.
+
+--mode optimistic (default): the input is stored in plaintext in the local
+store and at the node, by its inputs root, because watchers must re-execute
+the job to dispute a wrong result; the result is final after the challenge
+window.
+--mode tee: only a worker with a fresh attestation for the model is drawn;
+the input is sealed (age) to its enclave's attested key and only the
+ciphertext is stored; the signed result is final in its block.
+--mode zk: only the model's registered prover is drawn; the input is sealed
+to it, the chain sees a commitment; the proof is verified on chain and the
+result is final in its block.
+In tee and zk modes no node stores the input or the output in plaintext;
+read the output with 'job output ID -o y.npy --from KEY' (the requester's key).`,
 		Args:  cobra.NoArgs,
 		RunE: opmlRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
-			if mode != "optimistic" {
-				return fmt.Errorf("--mode %q: only optimistic jobs are implemented", mode)
-			}
 			var id [32]byte
 			if b, err := hex.DecodeString(modelID); err != nil || len(b) != 32 {
 				return fmt.Errorf("--model must be a 64-character hex model id")
@@ -210,6 +221,12 @@ func newJobSubmitCmd() *cobra.Command {
 			in, err := loadModelInputs(m, inputs)
 			if err != nil {
 				return err
+			}
+			if mode != app.JobModeOptimistic {
+				if green || maxUg > 0 || estWh > 0 {
+					return fmt.Errorf("--green, --max-gco2-ug and --estimate-wh apply to optimistic jobs only")
+				}
+				return submitPrivate(ctx, cmd, f, e, mode, m, in, workerFee, wait)
 			}
 			root, err := st.PutInputs(m, in)
 			if err != nil {
@@ -256,7 +273,7 @@ func newJobSubmitCmd() *cobra.Command {
 	cmd.Flags().StringVar(&modelID, "model", "", "model id (hex)")
 	cmd.Flags().StringSliceVar(&inputs, "input", nil, "input .npy/.json (or name=path), repeatable")
 	cmd.Flags().Uint64Var(&workerFee, "worker-fee", 100, "fee in upv for the worker, on top of the model fee")
-	cmd.Flags().StringVar(&mode, "mode", "optimistic", "verification mode (optimistic)")
+	cmd.Flags().StringVar(&mode, "mode", app.JobModeOptimistic, "verification mode: optimistic (input public, final after the challenge window), tee or zk (input sealed, final at once)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the job is final or refunded")
 	cmd.Flags().BoolVar(&green, "green", false, "only workers holding certified green energy for the job's hour (docs/energy.md)")
 	cmd.Flags().Uint64Var(&maxUg, "max-gco2-ug", 0, "only workers whose grid intensity keeps the job under this many µgCO2e (0: no limit)")
@@ -303,7 +320,14 @@ func newJobShowCmd() *cobra.Command {
 			if j == nil {
 				return fmt.Errorf("no job %d", id)
 			}
-			b, err := json.MarshalIndent(j, "", "  ")
+			sum, err := e.modeSummary(ctx, j)
+			if err != nil {
+				return err
+			}
+			b, err := json.MarshalIndent(struct {
+				*app.OpmlJob
+				Summary *jobModeSummary `json:"summary"`
+			}{j, sum}, "", "  ")
 			if err != nil {
 				return err
 			}
@@ -313,6 +337,7 @@ func newJobShowCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "job %d: %s\n  model %s, requester %s, worker %s\n  escrow %d + %d %s\n", j.ID, j.State, j.ModelID, j.Requester, j.Worker, j.ModelFee, j.WorkerFee, app.Denom)
+			printModeSummary(w, sum)
 			if j.Posted > 0 {
 				fmt.Fprintf(w, "  result at %d: trace root %s\n", j.Posted, j.TraceRoot)
 				for k, r := range j.OutputRoots {
@@ -382,6 +407,13 @@ func newJobOutputCmd() *cobra.Command {
 			if j == nil {
 				return fmt.Errorf("no job %d", id)
 			}
+			if j.IsPrivate() {
+				res, text, err := privateOutput(ctx, f, e, j, index, out)
+				if err != nil {
+					return err
+				}
+				return printOut(cmd, f.json, res, text)
+			}
 			if index < 0 || index >= len(j.OutputRoots) {
 				return fmt.Errorf("job %d has %d committed outputs (state %s)", id, len(j.OutputRoots), j.State)
 			}
@@ -406,6 +438,7 @@ func newJobOutputCmd() *cobra.Command {
 		}),
 	}
 	f.add(cmd, false)
+	cmd.Flags().StringVar(&f.from, "from", "", "the requester's key: tee and zk outputs are sealed to it")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the .npy")
 	cmd.Flags().IntVar(&index, "index", 0, "which graph output")
 	cmd.MarkFlagRequired("output")

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/provena/provena/app"
+	"github.com/provena/provena/client"
 	"github.com/provena/provena/tee"
 	"github.com/provena/provena/tee/sim"
 	"github.com/provena/provena/tee/teetest"
@@ -286,39 +287,11 @@ derived from LABEL, now. Such a quote is SIMULATED and only a chain whose
 tee config names the test root accepts it.`,
 		Args: cobra.NoArgs,
 		RunE: dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
-			pub, x, err := teeKeys(e.priv)
+			msg, note, s, err := teeRegister(ctx, e, modelID, kind, quotePath, vcekPath, simLabel)
 			if err != nil {
 				return err
 			}
-			msg := tx.MsgTeeRegister{ModelID: modelID, Kind: kind, SignKey: pub, X25519: x}
-			note := ""
-			switch {
-			case simLabel != "" && quotePath != "":
-				return fmt.Errorf("give --quote or --simulate, not both")
-			case simLabel != "":
-				a := sim.New(sim.MeasurementOf(simLabel))
-				msg.Kind, msg.Quote = tee.KindSim, a.QuoteFor(pub, x, time.Now())
-				note = fmt.Sprintf("SIMULATED attestation (no TEE hardware), measurement %x\n", a.Measurement)
-			case quotePath != "":
-				if msg.Quote, err = os.ReadFile(quotePath); err != nil {
-					return fmt.Errorf("read quote: %w", err)
-				}
-			default:
-				return fmt.Errorf("give --quote FILE or --simulate LABEL")
-			}
-			if vcekPath != "" {
-				if msg.VCEK, err = os.ReadFile(vcekPath); err != nil {
-					return fmt.Errorf("read vcek: %w", err)
-				}
-			}
-			if err := msg.ValidateBasic(); err != nil {
-				return err
-			}
-			s, err := e.send(ctx, msg)
-			if err != nil {
-				return err
-			}
-			return printOut(cmd, f.json, map[string]any{"tx": s.Hash, "kind": msg.Kind, "simulated": msg.Kind == tee.KindSim, "x25519": x},
+			return printOut(cmd, f.json, map[string]any{"tx": s.Hash, "kind": msg.Kind, "simulated": msg.Kind == tee.KindSim, "x25519": msg.X25519},
 				note+fmt.Sprintf("registered %s attestation of %s for model %s in tx %s\n", msg.Kind, e.me, modelID, s.Hash))
 		}),
 	}
@@ -329,6 +302,43 @@ tee config names the test root accepts it.`,
 	cmd.Flags().StringVar(&vcekPath, "vcek", "", "SEV-SNP VCEK certificate, DER")
 	cmd.Flags().StringVar(&simLabel, "simulate", "", "sign a SIMULATED quote with tee/sim's test root, measurement from this label")
 	return cmd
+}
+
+// teeRegister builds and sends a worker's attestation for a model: a
+// SIMULATED quote signed now with tee/sim's test root (simLabel), or a
+// quote file of kind.
+func teeRegister(ctx context.Context, e *dataEnv, modelID, kind, quotePath, vcekPath, simLabel string) (tx.MsgTeeRegister, string, client.Sent, error) {
+	var s client.Sent
+	pub, x, err := teeKeys(e.priv)
+	if err != nil {
+		return tx.MsgTeeRegister{}, "", s, err
+	}
+	msg := tx.MsgTeeRegister{ModelID: modelID, Kind: kind, SignKey: pub, X25519: x}
+	note := ""
+	switch {
+	case simLabel != "" && quotePath != "":
+		return msg, "", s, fmt.Errorf("give --quote or --simulate, not both")
+	case simLabel != "":
+		a := sim.New(sim.MeasurementOf(simLabel))
+		msg.Kind, msg.Quote = tee.KindSim, a.QuoteFor(pub, x, time.Now())
+		note = fmt.Sprintf("SIMULATED attestation (no TEE hardware), measurement %x\n", a.Measurement)
+	case quotePath != "":
+		if msg.Quote, err = os.ReadFile(quotePath); err != nil {
+			return msg, "", s, fmt.Errorf("read quote: %w", err)
+		}
+	default:
+		return msg, "", s, fmt.Errorf("give --quote FILE or --simulate LABEL")
+	}
+	if vcekPath != "" {
+		if msg.VCEK, err = os.ReadFile(vcekPath); err != nil {
+			return msg, "", s, fmt.Errorf("read vcek: %w", err)
+		}
+	}
+	if err := msg.ValidateBasic(); err != nil {
+		return msg, "", s, err
+	}
+	s, err = e.send(ctx, msg)
+	return msg, note, s, err
 }
 
 func newTeeShowCmd() *cobra.Command {

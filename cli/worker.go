@@ -140,11 +140,19 @@ func newWorkerCmd() *cobra.Command {
 		bond     uint64
 		interval time.Duration
 		fault    string
+		pf       privateFlags
 	)
 	start := &cobra.Command{
-		Use:   "start --from KEY [--bond UPV]",
+		Use:   "start --from KEY [--bond UPV] [--tee sim|tdx|sev-snp|nitro [--model ID --simulate LABEL | --quote FILE]] [--zk m.zk]",
 		Short: "Bond (if --bond), then run assigned jobs, post results and defend them until interrupted",
-		Args:  cobra.NoArgs,
+		Long: `Bond (if --bond), then run assigned jobs until interrupted: optimistic jobs
+(post the trace commitment, defend disputes) and, with --tee or --zk, the
+private modes: open the input sealed to this worker, run (tee: sign the
+result with the attested key) or prove (zk), seal the outputs to the
+requester. With --tee and --model, first post the attestation (--simulate
+LABEL: a SIMULATED quote; --quote FILE: a real one). --zk m.zk serves zk
+jobs of the artifact's model: this must be the prover 'zk register' named.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			flt, err := parseFault(fault)
 			if err != nil {
@@ -168,6 +176,9 @@ func newWorkerCmd() *cobra.Command {
 			w := worker.NewWorker(c, flt, func(format string, args ...any) {
 				fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...)
 			})
+			if err := pf.setup(ctx, cmd, e, w); err != nil {
+				return err
+			}
 			return runParty(ctx, cmd, interval, w.Step)
 		},
 	}
@@ -175,6 +186,7 @@ func newWorkerCmd() *cobra.Command {
 	start.Flags().Uint64Var(&bond, "bond", 0, "upv to add to the worker bond before starting")
 	start.Flags().DurationVar(&interval, "interval", time.Second, "poll interval")
 	start.Flags().StringVar(&fault, "fault", "", "make the worker lie, for tests and demos: corrupt:NODE:ELEM, garble:NODE, silent[:MOVES], noresult")
+	pf.add(start)
 	cmd.AddCommand(start)
 	return cmd
 }
