@@ -205,7 +205,7 @@ to it, the chain sees a commitment; the proof is verified on chain and the
 result is final in its block.
 In tee and zk modes no node stores the input or the output in plaintext;
 read the output with 'job output ID -o y.npy --from KEY' (the requester's key).`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: opmlRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
 			var id [32]byte
 			if b, err := hex.DecodeString(modelID); err != nil || len(b) != 32 {
