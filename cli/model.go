@@ -37,8 +37,15 @@ func newModelCmd() *cobra.Command {
 		Short: "Import, inspect, run and step-verify models",
 	}
 	cmd.AddCommand(newModelImportCmd(), newModelInspectCmd(), newModelRunCmd(), newModelStepCmd())
+	for _, c := range modelCommands {
+		cmd.AddCommand(c())
+	}
 	return cmd
 }
+
+// modelCommands are further `model` subcommands, appended from the init
+// functions of the files that own them.
+var modelCommands []func() *cobra.Command
 
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
