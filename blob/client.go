@@ -17,7 +17,8 @@ import (
 
 // Client uploads to and fetches from nodes' blob handlers.
 type Client struct {
-	// HTTP is the client used; nil means http.DefaultClient.
+	// HTTP is the client used; nil means a client like http.DefaultClient
+	// that keeps enough idle connections per node for Parallel.
 	HTTP *http.Client
 	// Parallel is how many chunks move at once (default 4).
 	Parallel int
@@ -27,8 +28,17 @@ func (c *Client) http() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return http.DefaultClient
+	return defaultHTTP
 }
+
+// defaultHTTP keeps enough idle connections per node for every chunk in
+// flight: http.DefaultTransport keeps 2, so with 4 or more in flight each
+// extra request would open (and leave in TIME_WAIT) a new connection.
+var defaultHTTP = func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: t}
+}()
 
 func (c *Client) parallel() int {
 	if c.Parallel > 0 {

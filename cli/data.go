@@ -225,54 +225,76 @@ func (e *dataEnv) assetKey(ctx context.Context, id tx.DataHash, v uint32) (*age.
 
 // encryptUpload encrypts the file at path under a new asset key, uploads
 // the ciphertext to every blob node, and returns the key and the manifest.
+// The ciphertext goes through a temporary file.
 func (e *dataEnv) encryptUpload(ctx context.Context, path string) (*age.X25519Identity, blob.Manifest, error) {
-	key, ct, l, err := encryptFile(path)
+	dir, err := os.MkdirTemp("", "provena-upload-*")
 	if err != nil {
 		return nil, blob.Manifest{}, err
 	}
-	if err := e.upload(ctx, l, ct); err != nil {
+	defer os.RemoveAll(dir)
+	ctPath := filepath.Join(dir, "blob.age")
+	key, l, err := encryptToFile(path, ctPath)
+	if err != nil {
+		return nil, blob.Manifest{}, err
+	}
+	if err := e.uploadFile(ctx, l, ctPath); err != nil {
 		return nil, blob.Manifest{}, err
 	}
 	return key, l.Manifest, nil
 }
 
-// encryptFile encrypts the file at path under a new asset key and lays out
-// the ciphertext as a blob. The ciphertext is kept in memory (at most
-// blob.MaxSize) so that the only disk write of an upload is the store's.
-func encryptFile(path string) (*age.X25519Identity, []byte, *blob.Layout, error) {
+// encryptToFile encrypts the file at path under a new asset key into the
+// file ctPath and lays the ciphertext out as a blob in the same pass
+// (blob.Builder hashes chunks as they are written), so memory stays a few
+// chunks whatever the file's size. ctPath appears only once complete.
+func encryptToFile(path, ctPath string) (*age.X25519Identity, *blob.Layout, error) {
 	in, err := os.Open(path)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	defer in.Close()
 	fi, err := in.Stat()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	// age adds a header of a few hundred bytes and 16 bytes per 64 KiB.
 	overhead := 16*(fi.Size()/(64<<10)+1) + 1024
 	if fi.Size() > int64(blob.MaxSize)-overhead {
-		return nil, nil, nil, fmt.Errorf("%s is %d bytes; encrypted it would exceed the %d-byte blob limit", path, fi.Size(), blob.MaxSize)
+		return nil, nil, fmt.Errorf("%s is %d bytes; encrypted it would exceed the %d-byte blob limit", path, fi.Size(), blob.MaxSize)
 	}
 	key, err := vault.NewAssetKey()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	ct := bytes.NewBuffer(make([]byte, 0, fi.Size()+overhead))
-	if err := vault.Encrypt(ct, in, key); err != nil {
-		return nil, nil, nil, fmt.Errorf("encrypt %s: %w", path, err)
-	}
-	l, err := blob.BuildBytes(ct.Bytes())
+	tmp := ctPath + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s encrypted: %w", path, err)
+		return nil, nil, err
 	}
-	return key, ct.Bytes(), l, nil
+	defer os.Remove(tmp)
+	b := blob.NewBuilder(out, blob.MaxSize)
+	eerr := vault.Encrypt(b, in, key)
+	l, lerr := b.Layout()
+	cerr := out.Close()
+	switch {
+	case eerr != nil:
+		return nil, nil, fmt.Errorf("encrypt %s: %w", path, eerr)
+	case lerr != nil:
+		return nil, nil, fmt.Errorf("%s encrypted: %w", path, lerr)
+	case cerr != nil:
+		return nil, nil, fmt.Errorf("write %s: %w", tmp, cerr)
+	}
+	if err := os.Rename(tmp, ctPath); err != nil {
+		return nil, nil, err
+	}
+	return key, l, nil
 }
 
-// pendingDir is where an interrupted add or update of the file at path
-// keeps its ciphertext and its asset key (wrapped to the sender), so that
-// running the command again uploads only the missing chunks of the same
-// blob: age encryption is randomized, so re-encrypting would make a new one.
+// pendingDir is where an add or update of the file at path keeps its
+// ciphertext and its asset key (wrapped to the sender) until the asset is
+// registered, so that running the command again after an interruption
+// uploads only the missing chunks of the same blob: age encryption is
+// randomized, so re-encrypting would make a new one.
 func (e *dataEnv) pendingDir(path string) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -286,61 +308,67 @@ func (e *dataEnv) pendingDir(path string) (string, error) {
 	return filepath.Join(e.f.home, "data", "pending", hex.EncodeToString(h[:16])), nil
 }
 
-// encryptUploadResumable is encryptUpload that survives interruptions: on
-// any failure, before or after registration, finish(false) keeps the
-// ciphertext and wrapped key in pendingDir; the next run with the same file
-// picks them up. finish(true) removes them.
+// encryptUploadResumable is encryptUpload that survives interruptions: the
+// ciphertext is written to pendingDir (then its wrapped key, which marks
+// it complete) before anything is uploaded; on any failure, before or
+// after registration, finish(false) leaves them there and the next run
+// with the same file picks them up. finish(true) removes them.
 func (e *dataEnv) encryptUploadResumable(ctx context.Context, path string, log io.Writer) (key *age.X25519Identity, m blob.Manifest, finish func(ok bool), err error) {
 	dir, err := e.pendingDir(path)
 	if err != nil {
 		return nil, blob.Manifest{}, nil, err
 	}
-	var ct []byte
+	ctPath, keyPath := filepath.Join(dir, "blob.age"), filepath.Join(dir, "key.age")
 	var l *blob.Layout
-	saved := false
-	if wrapped, rerr := os.ReadFile(filepath.Join(dir, "key.age")); rerr == nil {
+	if wrapped, rerr := os.ReadFile(keyPath); rerr == nil {
 		if key, err = vault.UnwrapKey(wrapped, e.id); err != nil {
 			return nil, blob.Manifest{}, nil, fmt.Errorf("pending upload in %s: %w", dir, err)
 		}
-		if ct, err = os.ReadFile(filepath.Join(dir, "blob.age")); err != nil {
+		if l, err = layoutFile(ctPath); err != nil {
 			return nil, blob.Manifest{}, nil, fmt.Errorf("pending upload in %s: %w", dir, err)
 		}
-		if l, err = blob.BuildBytes(ct); err != nil {
+		fmt.Fprintf(log, "resuming the interrupted upload of blob %s from %s\n", l.Manifest.Root, dir)
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, blob.Manifest{}, nil, err
 		}
-		saved = true
-		fmt.Fprintf(log, "resuming the interrupted upload of blob %s from %s\n", l.Manifest.Root, dir)
-	} else if key, ct, l, err = encryptFile(path); err != nil {
-		return nil, blob.Manifest{}, nil, err
-	}
-	finish = func(ok bool) {
-		switch {
-		case ok:
-			os.RemoveAll(dir)
-		case !saved:
-			w, err := vault.WrapKey(key, e.id.Recipient())
-			if err == nil {
-				err = os.MkdirAll(dir, 0o700)
-			}
-			if err == nil {
-				err = writeFileAtomic(filepath.Join(dir, "blob.age"), ct)
-			}
-			if err == nil {
-				err = writeFileAtomic(filepath.Join(dir, "key.age"), w)
-			}
-			if err != nil {
-				fmt.Fprintf(log, "could not keep the upload for a resume: %v\n", err)
-				return
-			}
-			saved = true
-			fmt.Fprintf(log, "kept the encrypted upload in %s: run the same command again to resume\n", dir)
+		if key, l, err = encryptToFile(path, ctPath); err != nil {
+			return nil, blob.Manifest{}, nil, err
+		}
+		w, err := vault.WrapKey(key, e.id.Recipient())
+		if err == nil {
+			err = writeFileAtomic(keyPath, w)
+		}
+		if err != nil {
+			return nil, blob.Manifest{}, nil, fmt.Errorf("keep the encrypted upload in %s: %w", dir, err)
 		}
 	}
-	if err := e.upload(ctx, l, ct); err != nil {
+	finish = func(ok bool) {
+		if ok {
+			os.RemoveAll(dir)
+			return
+		}
+		fmt.Fprintf(log, "kept the encrypted upload in %s: run the same command again to resume\n", dir)
+	}
+	if err := e.uploadFile(ctx, l, ctPath); err != nil {
 		finish(false)
 		return nil, blob.Manifest{}, nil, err
 	}
 	return key, l.Manifest, finish, nil
+}
+
+// layoutFile lays out the blob held in a file, reading it chunk by chunk.
+func layoutFile(path string) (*blob.Layout, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return blob.Build(f, fi.Size(), blob.MaxSize)
 }
 
 func writeFileAtomic(path string, b []byte) error {
@@ -351,10 +379,17 @@ func writeFileAtomic(path string, b []byte) error {
 	return os.Rename(tmp, path)
 }
 
-func (e *dataEnv) upload(ctx context.Context, l *blob.Layout, ct []byte) error {
+// uploadFile sends the blob laid out by l, whose bytes are the file at
+// path, to every blob node.
+func (e *dataEnv) uploadFile(ctx context.Context, l *blob.Layout, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
 	bc := blob.Client{Parallel: 4}
 	for _, n := range e.blobs {
-		if _, err := bc.Upload(ctx, n, l, bytes.NewReader(ct)); err != nil {
+		if _, err := bc.Upload(ctx, n, l, f); err != nil {
 			return fmt.Errorf("upload to %s (run the command again to resume): %w", n, err)
 		}
 	}
@@ -1086,6 +1121,10 @@ type benchDataOutput struct {
 	PutMiBs       float64 `json:"put_mib_s"`
 	UploadRatio   float64 `json:"upload_vs_cp"`
 	DownloadRatio float64 `json:"download_vs_cp"`
+	// Peak resident memory of the process (client and store) in each
+	// direction, in bytes; 0 where it cannot be measured.
+	UploadPeakRSS   int64 `json:"upload_peak_rss_bytes"`
+	DownloadPeakRSS int64 `json:"download_peak_rss_bytes"`
 }
 
 func newBenchDataCmd() *cobra.Command {
@@ -1117,6 +1156,10 @@ func newBenchDataCmd() *cobra.Command {
 				fmt.Fprintf(w, "encrypt+upload  %8.1f MiB/s  (%.0f%% of cp; encrypt+hash %.1f MiB/s, HTTP upload %.1f MiB/s)\n",
 					res.UploadMiBs, 100*res.UploadRatio, res.EncryptMiBs, res.PutMiBs)
 				fmt.Fprintf(w, "fetch+decrypt   %8.1f MiB/s  (%.0f%% of cp)\n", res.DownloadMiBs, 100*res.DownloadRatio)
+				if res.UploadPeakRSS > 0 {
+					fmt.Fprintf(w, "peak RSS        upload %.1f MiB, download %.1f MiB (client and store in one process)\n",
+						float64(res.UploadPeakRSS)/(1<<20), float64(res.DownloadPeakRSS)/(1<<20))
+				}
 			})
 		},
 	}
@@ -1165,16 +1208,23 @@ func benchData(ctx context.Context, work string, sizeMiB int) (benchDataOutput, 
 	node := "http://" + ln.Addr().String()
 	e := &dataEnv{blobs: []string{node}}
 
+	// Peak RSS of each direction, where Linux lets the peak be reset.
+	perPhase := benchResetHWM() == nil
 	t0 = time.Now()
-	key, ct, l, err := encryptFile(src)
+	ctPath := filepath.Join(work, "ct.age")
+	key, l, err := encryptToFile(src, ctPath)
 	if err != nil {
 		return out, err
 	}
 	t1 := time.Now()
-	if err := e.upload(ctx, l, ct); err != nil {
+	if err := e.uploadFile(ctx, l, ctPath); err != nil {
 		return out, err
 	}
 	t2 := time.Now()
+	if hwm, err := benchVmHWM(); err == nil && perPhase {
+		out.UploadPeakRSS = hwm
+		perPhase = benchResetHWM() == nil
+	}
 	m := l.Manifest
 	out.EncryptMiBs = mib / t1.Sub(t0).Seconds()
 	out.PutMiBs = mib / t2.Sub(t1).Seconds()
@@ -1187,6 +1237,9 @@ func benchData(ctx context.Context, work string, sizeMiB int) (benchDataOutput, 
 		return out, err
 	}
 	out.DownloadMiBs = mib / time.Since(t0).Seconds()
+	if hwm, err := benchVmHWM(); err == nil && perPhase {
+		out.DownloadPeakRSS = hwm
+	}
 	out.UploadRatio, out.DownloadRatio = out.UploadMiBs/out.CpMiBs, out.DownloadMiBs/out.CpMiBs
 	return out, nil
 }

@@ -1,0 +1,125 @@
+package blob
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/provena/provena/merkle"
+)
+
+// Builder lays out a blob while it is being written: each ChunkSize bytes
+// go on to the destination and have their leaf hash computed by a pool of
+// workers, so encrypting, storing and hashing a blob is one pass over the
+// data with a bounded number of chunk buffers (2 per worker) in memory,
+// whatever the blob's size.
+type Builder struct {
+	dst    io.Writer
+	max    int64
+	size   int64
+	cur    []byte
+	index  int
+	leaves []merkle.Hash
+	free   chan []byte
+	work   chan builderChunk
+	wg     sync.WaitGroup
+	err    error
+	done   bool
+}
+
+type builderChunk struct {
+	i    int
+	data []byte
+}
+
+// NewBuilder returns a Builder writing to dst a blob of at most maxSize
+// bytes (at most MaxSize).
+func NewBuilder(dst io.Writer, maxSize int64) *Builder {
+	maxSize = min(maxSize, MaxSize)
+	workers := runtime.GOMAXPROCS(0)
+	b := &Builder{
+		dst: dst, max: maxSize,
+		leaves: make([]merkle.Hash, NumChunks(maxSize)),
+		free:   make(chan []byte, 2*workers),
+		work:   make(chan builderChunk, 2*workers),
+	}
+	for range 2 * workers {
+		b.free <- make([]byte, 0, ChunkSize)
+	}
+	for range workers {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			for c := range b.work {
+				// Each worker writes a distinct index of the preallocated
+				// slice, so no lock is needed.
+				b.leaves[c.i] = merkle.LeafHash(c.data)
+				b.free <- c.data[:0]
+			}
+		}()
+	}
+	b.cur = <-b.free
+	return b
+}
+
+// Write implements io.Writer.
+func (b *Builder) Write(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.done {
+		return 0, fmt.Errorf("build blob: write after Layout")
+	}
+	if b.size+int64(len(p)) > b.max {
+		b.err = fmt.Errorf("build blob: over %d bytes: %w", b.max, ErrTooLarge)
+		return 0, b.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		k := min(len(p), ChunkSize-len(b.cur))
+		b.cur = append(b.cur, p[:k]...)
+		p = p[k:]
+		b.size += int64(k)
+		if len(b.cur) == ChunkSize {
+			if err := b.flush(); err != nil {
+				return n - len(p), err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (b *Builder) flush() error {
+	if _, err := b.dst.Write(b.cur); err != nil {
+		b.err = fmt.Errorf("build blob: write chunk %d: %w", b.index, err)
+		return b.err
+	}
+	b.work <- builderChunk{b.index, b.cur}
+	b.index++
+	b.cur = <-b.free
+	return nil
+}
+
+// Layout finishes the blob (the last, shorter chunk; an empty blob is one
+// empty chunk) and returns its layout. The Builder cannot be written after.
+func (b *Builder) Layout() (*Layout, error) {
+	if b.done {
+		return nil, fmt.Errorf("build blob: Layout called twice")
+	}
+	b.done = true
+	if b.err == nil && (len(b.cur) > 0 || b.index == 0) {
+		b.flush()
+	}
+	close(b.work)
+	b.wg.Wait()
+	if b.err != nil {
+		return nil, b.err
+	}
+	t, err := merkle.New(b.leaves[:b.index])
+	if err != nil {
+		return nil, fmt.Errorf("build blob: %w", err)
+	}
+	m := Manifest{Root: t.Root(), Size: b.size, Chunks: b.index}
+	return &Layout{Manifest: m, tree: t}, nil
+}
