@@ -105,3 +105,6 @@ done < <(node -e '
 	for (const c of m) console.log(`${c.name}\t${c.model}`);
 ' "$fix/inputs/manifest.json")
 log "golden outputs: $made written, $kept up to date, in $fix/golden"
+
+# 4. the MNIST models of the zkML work, their sample inputs and golden logits.
+bash "$repo/scripts/fixtures-mnist.sh"
