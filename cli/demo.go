@@ -42,6 +42,8 @@ type demoOutput struct {
 	// Opml is the optimistic-inference part: an honest job and a cheating
 	// worker caught, on the same node.
 	Opml *demoOpml `json:"opml"`
+	// Modes is the same model in each verification mode (demo_modes.go).
+	Modes *demoModes `json:"modes"`
 }
 
 func newDemoCmd() *cobra.Command {
@@ -96,6 +98,9 @@ func runDemo(parent context.Context, w io.Writer, keep bool) (out demoOutput, er
 	const chainID = "provena-demo"
 	h, err := node.Init(home, node.InitOptions{ChainID: chainID, Params: &params, Ports: ports})
 	if err != nil {
+		return out, err
+	}
+	if err := demoTrustSimRoot(home); err != nil {
 		return out, err
 	}
 	out = demoOutput{Home: home, ChainID: chainID, Accounts: map[string]app.AccountJSON{}}
@@ -220,9 +225,13 @@ func runDemo(parent context.Context, w io.Writer, keep bool) (out demoOutput, er
 	if !strings.Contains(rpc, "://") {
 		rpc = "http://" + rpc
 	}
-	out.Opml, err = runDemoOpml(ctx, &demoEnv{c: c, rpc: rpc, home: home, kr: kr, privs: privs, addrs: addrs, fee: params.MinFee, w: w})
+	denv := &demoEnv{c: c, rpc: rpc, home: home, kr: kr, privs: privs, addrs: addrs, fee: params.MinFee, w: w}
+	out.Opml, err = runDemoOpml(ctx, denv)
 	if err != nil {
 		return out, fmt.Errorf("opML demo: %w", err)
+	}
+	if out.Modes, err = runDemoModes(ctx, denv); err != nil {
+		return out, fmt.Errorf("modes demo: %w", err)
 	}
 	if keep {
 		fmt.Fprintf(w, "home kept at %s; restart with: provena start --home %s\n", home, home)

@@ -201,7 +201,7 @@ func runDemoOpml(ctx context.Context, d *demoEnv) (*demoOpml, error) {
 func (d *demoEnv) play(ctx context.Context, id uint64, steps ...func() error) (*app.OpmlJob, error) {
 	w := d.w
 	name := func(a tx.Address) string {
-		for _, n := range []string{"dave", "eve", "walt", "bob", "alice"} {
+		for _, n := range []string{"dave", "eve", "walt", "bob", "alice", "tina"} {
 			if d.addrs[n] == a {
 				return n
 			}
@@ -247,7 +247,11 @@ func (d *demoEnv) play(ctx context.Context, id uint64, steps ...func() error) (*
 				for _, p := range j.Payouts {
 					paid = append(paid, fmt.Sprintf("%s %s (%s)", name(p.To), upv(p.Amount), p.Why))
 				}
-				fmt.Fprintf(w, "block %-4d job %d final, unchallenged: paid %s\n", j.Closed, id, strings.Join(paid, ", "))
+				how := "unchallenged"
+				if j.IsPrivate() {
+					how = "in the block of its " + map[string]string{app.JobModeTee: "signed", app.JobModeZk: "proved"}[j.Mode] + " result"
+				}
+				fmt.Fprintf(w, "block %-4d job %d final, %s: paid %s\n", j.Closed, id, how, strings.Join(paid, ", "))
 			case app.OpmlJobRefunded:
 				if n := len(j.Disputes); n > 0 {
 					dsp := j.Disputes[n-1]

@@ -18,6 +18,10 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if md := out.Modes; md == nil || len(md.Jobs) != 2 || md.Jobs[0].Mode != app.JobModeOptimistic || md.Jobs[1].Mode != app.JobModeTee ||
+		!md.Jobs[1].Simulated || md.Jobs[1].FinalBlocks >= md.Jobs[0].FinalBlocks || md.Jobs[1].InputVisible || md.ZkNote == "" {
+		t.Errorf("modes part: %+v", out.Modes)
+	}
 	fee := app.DefaultParams().MinFee
 	want := map[string]struct{ balance, bonded, unbonding uint64 }{
 		"bob":       {5_000_000 - 750_000 - fee, 0, 0},
