@@ -30,6 +30,7 @@ import (
 	"github.com/provena/provena/keys"
 	"github.com/provena/provena/node"
 	"github.com/provena/provena/tx"
+	"github.com/provena/provena/worker"
 )
 
 func init() { commands = append(commands, newEnergyCmd) }
@@ -1423,22 +1424,29 @@ func newEnergyReceiptPostCmd() *cobra.Command {
 // chainIntensity is the intensity the ledger expects in a receipt for zone
 // and hour: the posted oracle value, else the annual average.
 func (e *energyEnv) chainIntensity(ctx context.Context, zone string, hour int64) (energy.Intensity, error) {
-	var iv *app.EnergyIntensity
-	if err := e.query(ctx, app.QueryEnergyIntensity, fmt.Sprintf("%s@%d", zone, hour), &iv); err != nil {
-		return energy.Intensity{}, err
-	}
-	if iv != nil {
-		src := energy.SourceOracle
-		if iv.Synthetic {
-			src = energy.SourceSynthetic
-		}
-		return energy.Intensity{MgPerKWh: iv.MgPerKWh, Source: src, Ref: iv.Oracle}, nil
-	}
-	z, err := energy.AnnualIntensityOrLatest(zone, time.Unix(hour, 0).UTC().Year())
-	if err != nil {
-		return energy.Intensity{}, err
-	}
-	return energy.Intensity{MgPerKWh: z.MgPerKWh, Source: energy.SourceAnnual, Ref: z.Ref()}, nil
+	return worker.ChainIntensity(func(path, data string, out any) error { return e.query(ctx, path, data, out) }, zone, hour)
+}
+
+// A worker started by `provena worker start` meters every job and sends
+// its energy receipt (worker.EnergyClient).
+var _ worker.EnergyClient = (*nodeClient)(nil)
+
+// EnergyProfile implements worker.EnergyClient.
+func (c *nodeClient) EnergyProfile() (*app.EnergyWorkerProfile, error) {
+	var p *app.EnergyWorkerProfile
+	err := c.e.query(c.ctx, app.QueryEnergyWorker, c.e.me.String(), &p)
+	return p, err
+}
+
+// EnergyIntensity implements worker.EnergyClient.
+func (c *nodeClient) EnergyIntensity(zone string, hour int64) (energy.Intensity, error) {
+	return worker.ChainIntensity(func(path, data string, out any) error { return c.e.query(c.ctx, path, data, out) }, zone, hour)
+}
+
+// SignReceipt implements worker.EnergyClient.
+func (c *nodeClient) SignReceipt(r *energy.Receipt) error {
+	r.Worker = c.e.priv.Public().(ed25519.PublicKey)
+	return r.Sign(c.e.priv)
 }
 
 // --- bench ---

@@ -149,6 +149,9 @@ type Worker struct {
 	party
 	fault Fault
 	priv  *private // tee and zk jobs (modes.go); nil: optimistic only
+	// energy holds each metered job's evidence until its receipt is sent
+	// (energy.go).
+	energy map[uint64]*energyRun
 	// Results counts results posted; Moves counts dispute moves sent.
 	Results, Moves int
 }
@@ -210,6 +213,8 @@ func (w *Worker) Step() error {
 		w.Results++
 		w.logf("worker %s: job %d: posting result, trace root %s", w.c.Address(), j.ID, v.TraceRoot())
 		return w.c.Send(msg)
+	case app.OpmlJobPosted:
+		return w.sendReceipt(j)
 	case app.OpmlJobDisputed:
 		if j.Game == nil || (w.fault.SilentInDispute && j.Game.Moves >= w.fault.SilentAfter) || j.Game.Turn != opml.Worker || !w.fresh(j.ID, j.Game, h) {
 			return nil
@@ -255,7 +260,7 @@ func (w *Worker) view(j *app.OpmlJob) (*opml.View, error) {
 	if v, ok := w.views[j.ID]; ok {
 		return v, nil
 	}
-	v, err := w.execute(j)
+	v, err := w.metered(j, func() (*opml.View, error) { return w.execute(j) })
 	if err != nil {
 		return nil, err
 	}
