@@ -1,11 +1,135 @@
 package cli
 
 import (
+	"context"
+	"encoding/hex"
 	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
 
 	"github.com/provena/provena/model"
+	"github.com/provena/provena/tx"
 	"github.com/provena/provena/worker"
+	"github.com/provena/provena/zk"
 )
+
+// `provena zk register`: the on-chain half of zkML. It joins the zk
+// command of cli/zk.go when that exists, or stands as its own zk command.
+func init() {
+	found := false
+	for i, c := range commands {
+		c := c
+		commands[i] = func() *cobra.Command {
+			cmd := c()
+			if cmd.Name() == "zk" {
+				cmd.AddCommand(newZkRegisterCmd())
+			}
+			return cmd
+		}
+		found = found || c().Name() == "zk"
+	}
+	if !found {
+		commands = append(commands, func() *cobra.Command {
+			cmd := &cobra.Command{Use: "zk", Short: "Zero-knowledge verified inference on chain (see docs/opml.md, Job modes)"}
+			cmd.AddCommand(newZkRegisterCmd())
+			return cmd
+		})
+	}
+}
+
+func newZkRegisterCmd() *cobra.Command {
+	f := &dataFlags{}
+	var (
+		modelID, system, vkPath, weights, prover, proverKey string
+	)
+	cmd := &cobra.Command{
+		Use:   "register [m.zk] --model ID --from OWNER [--prover ADDR --prover-key age1…]",
+		Short: "Register a model's circuit on chain: proof system, verifying key, weights commitment and the prover that holds the artifact",
+		Long: `Register the circuit of a registered model (only its owner may): the proof
+system, the verifying key (the chain checks that it decodes), the commitment
+to the integer weights, and the prover: the worker account that holds the
+artifact and serves zk jobs (default: the owner, whose account key also
+gives the age key inputs are sealed to). The values come from the artifact
+m.zk, or from --system, --vk and --weights-commit.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+			id, err := tx.ParseTeeModelID(modelID)
+			if err != nil {
+				return fmt.Errorf("--model: %w", err)
+			}
+			msg := tx.MsgZkRegister{ModelID: tx.DataHash(id), System: system, Prover: e.me, ProverKey: e.id.Recipient().String()}
+			switch {
+			case len(args) == 1:
+				if vkPath != "" || weights != "" {
+					return fmt.Errorf("give the artifact or --vk and --weights-commit, not both")
+				}
+				a, err := zkArtifactRegistration(args[0])
+				if err != nil {
+					return err
+				}
+				msg.System, msg.VerifyingKey, msg.WeightsCommit = a.System, a.VerifyingKey, a.WeightsCommit
+			case vkPath != "" && weights != "":
+				if msg.VerifyingKey, err = os.ReadFile(vkPath); err != nil {
+					return fmt.Errorf("read verifying key: %w", err)
+				}
+				b, err := hex.DecodeString(weights)
+				if err != nil || len(b) != 32 {
+					return fmt.Errorf("--weights-commit must be 64 hex characters")
+				}
+				copy(msg.WeightsCommit[:], b)
+			default:
+				return fmt.Errorf("give the artifact m.zk, or --vk FILE and --weights-commit HEX")
+			}
+			if err := zk.DecodeVerifyingKey(msg.System, msg.VerifyingKey); err != nil {
+				return fmt.Errorf("the chain would refuse this key: %w", err)
+			}
+			if prover != "" {
+				if msg.Prover, err = tx.ParseAddress(prover); err != nil {
+					return fmt.Errorf("--prover: %w", err)
+				}
+				if proverKey == "" {
+					return fmt.Errorf("--prover needs --prover-key (the prover's age recipient, from `provena tee binding --from PROVER` or its data key)")
+				}
+			}
+			if proverKey != "" {
+				msg.ProverKey = proverKey
+			}
+			if err := msg.ValidateBasic(); err != nil {
+				return err
+			}
+			s, err := e.send(ctx, msg)
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"model_id": modelID, "system": msg.System, "vk_bytes": len(msg.VerifyingKey), "weights_commit": msg.WeightsCommit.String(), "prover": msg.Prover.String(), "tx": s.Hash}
+			return printOut(cmd, f.json, out, fmt.Sprintf("registered a %s circuit for model %s (verifying key %d bytes, weights commitment %s…), prover %s, in tx %s\n",
+				msg.System, modelID, len(msg.VerifyingKey), msg.WeightsCommit.String()[:16], msg.Prover, s.Hash))
+		}),
+	}
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&modelID, "model", "", "registered model id (hex)")
+	cmd.Flags().StringVar(&system, "system", "groth16", "proof system, with --vk: groth16 or plonk")
+	cmd.Flags().StringVar(&vkPath, "vk", "", "verifying key file (instead of the artifact)")
+	cmd.Flags().StringVar(&weights, "weights-commit", "", "weights commitment, hex (instead of the artifact)")
+	cmd.Flags().StringVar(&prover, "prover", "", "the worker that holds the artifact (default: the owner)")
+	cmd.Flags().StringVar(&proverKey, "prover-key", "", "the prover's age recipient, inputs are sealed to it (default: the owner's account key)")
+	cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+// zkRegistration is what an artifact gives the chain.
+type zkRegistration struct {
+	System        string
+	VerifyingKey  []byte
+	WeightsCommit tx.DataHash
+}
+
+// zkArtifactRegistration reads a .zk artifact's system, verifying key and
+// weights commitment.
+func zkArtifactRegistration(path string) (*zkRegistration, error) {
+	return nil, fmt.Errorf("%s: zk artifacts cannot be opened yet (package zk has no artifact format); use --vk and --weights-commit", path)
+}
 
 // openZkProver opens a .zk artifact as a worker's prover.
 func openZkProver(path string) (worker.Prover, error) {
