@@ -578,18 +578,34 @@ func (g *qConvGeom) plane(in []*tensor.Tensor, b, o int, acc []int64, dst *tenso
 				if wv == 0 {
 					continue
 				}
+				// output columns [x0, x1) read iw = xo*sW - pL + j inside the row
+				off := j - g.pl
+				x0, x1 := 0, 0
+				if off < 0 {
+					x0 = (-off + g.sw - 1) / g.sw
+				}
+				if g.w-off > 0 {
+					x1 = min(g.ow, (g.w-off+g.sw-1)/g.sw)
+				}
+				if x1 <= x0 {
+					continue
+				}
 				for y := 0; y < g.oh; y++ {
 					ih := y*g.sh - g.pt + i
 					if ih < 0 || ih >= g.h {
 						continue
 					}
 					row := xp[ih*g.w : (ih+1)*g.w]
-					ar := acc[y*g.ow : (y+1)*g.ow]
-					for xo := range ar {
-						iw := xo*g.sw - g.pl + j
-						if iw >= 0 && iw < g.w {
-							ar[xo] += wv * int64(row[iw])
+					ar := acc[y*g.ow+x0 : y*g.ow+x1]
+					if g.sw == 1 {
+						src := row[x0+off : x1+off]
+						for k, v := range src {
+							ar[k] += wv * int64(v)
 						}
+						continue
+					}
+					for k := range ar {
+						ar[k] += wv * int64(row[(x0+k)*g.sw+off])
 					}
 				}
 			}

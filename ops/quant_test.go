@@ -358,3 +358,32 @@ func FuzzQuantInfer(f *testing.F) {
 		}
 	})
 }
+
+// TestQConvGeometries checks Run against Elem over many small geometries:
+// kernels wider than the input, pads larger than the kernel, strides
+// larger than the kernel.
+func TestQConvGeometries(t *testing.T) {
+	s := splitmix(11)
+	n := 0
+	for h := 1; h <= 5; h += 2 {
+		for w := 1; w <= 6; w++ {
+			for k := 1; k <= 3; k++ {
+				for st := 1; st <= 3; st++ {
+					for p := 0; p <= 2; p++ {
+						if h+2*p < k || w+p < k {
+							continue
+						}
+						x := s.int8Of(1, 2, h, w)
+						wt := s.int8Of(2, 2, k, k)
+						a := Attrs{"out_int32": aint(1), "pads": ints(int64(p), 0, int64(p), int64(p)), "strides": ints(int64(st), int64(st))}
+						checkElemMatchesRun(t, "QConv", []*tensor.Tensor{x, wt, s.int32Of(50, 2)}, a)
+						n++
+					}
+				}
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d geometries", n)
+	}
+}
