@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/provena/provena/conformance"
 	"github.com/provena/provena/infer"
 	"github.com/provena/provena/npy"
 	"github.com/provena/provena/onnx"
@@ -18,8 +19,8 @@ import (
 // The fixtures scripts/fixtures-mnist.sh caches (see its header). Without
 // them these tests skip, unless PROVENA_REQUIRE_FIXTURES=1 (as in CI).
 const (
-	fixturesEnv = "PROVENA_FIXTURES"
-	requireEnv  = "PROVENA_REQUIRE_FIXTURES"
+	fixturesEnv = conformance.Env
+	requireEnv  = conformance.RequireEnv
 )
 
 func fixtureFile(t *testing.T, rel string) string {
@@ -139,7 +140,7 @@ func TestAgainstOnnxruntime(t *testing.T) {
 				if argmax(got) != argmax(ref.F32) {
 					t.Errorf("sample %d: Provena says %d, onnxruntime %d", i, argmax(got), argmax(ref.F32))
 				}
-				worst = max(worst, relDiff(got, ref.F32))
+				worst = max(worst, relDiff(t, got, ref.F32))
 			}
 			t.Logf("%s: max relative logit error against onnxruntime %.3g over 10 samples", arch, worst)
 			if worst > 1e-3 {

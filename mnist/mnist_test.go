@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/provena/provena/conformance"
 	"github.com/provena/provena/infer"
 	"github.com/provena/provena/model"
 	"github.com/provena/provena/onnx"
@@ -276,18 +277,18 @@ func TestTrainDeterministic(t *testing.T) {
 	}
 }
 
-// relDiff is max |a-b| / max |b|, the scale-relative error of a logit
-// vector.
-func relDiff(a, b []float32) float64 {
-	var e, m float64
-	for i := range b {
-		e = max(e, math.Abs(float64(a[i])-float64(b[i])))
-		m = max(m, math.Abs(float64(b[i])))
+// relDiff is max |a-b| / max |b| over a logit vector, measured by the
+// conformance package as for every comparison with a reference.
+func relDiff(t *testing.T, a, b []float32) float64 {
+	t.Helper()
+	f := func(v []float32) *tensor.Tensor {
+		return &tensor.Tensor{DType: tensor.Float32, Shape: []int{len(v)}, F32: v}
 	}
-	if m == 0 {
-		return e
+	d, err := conformance.Compare(f(a), f(b))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return e / m
+	return d.Rel()
 }
 
 // checkRuntimeAgrees imports an exported model through the normal ONNX
@@ -315,7 +316,7 @@ func checkRuntimeAgrees(t *testing.T, net *Net, m *model.Model, test *Set, n int
 		if argmax(got) != argmax(want) {
 			t.Errorf("image %d: runtime says %d (%v), trainer %d (%v)", i, argmax(got), got, argmax(want), want)
 		}
-		worst = max(worst, relDiff(got, want))
+		worst = max(worst, relDiff(t, got, want))
 	}
 	if worst > 1e-4 {
 		t.Errorf("%s: logits differ by %.3g relative to the largest, want <= 1e-4", net.Arch, worst)
