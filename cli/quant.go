@@ -124,6 +124,9 @@ func printQuantReport(w io.Writer, r modelQuantizeReport) {
 		if l.Int32Out {
 			rng, ms = "int32", "(int32 output)"
 		}
+		if l.Op == "QMaxPool" {
+			rng = "-"
+		}
 		acc := "-"
 		if l.AccBound > 0 {
 			acc = fmt.Sprintf("%d (%.2f%%)", l.AccBound, 100*float64(l.AccBound)/(1<<31))
