@@ -382,6 +382,9 @@ func qGemmInfer(in []tensor.Meta, a Attrs) (*qGemmGeom, error) {
 	if err := qBias(op, in, g.n); err != nil {
 		return nil, err
 	}
+	if _, err := tensor.CheckShape([]int{g.m, g.n}); err != nil {
+		return nil, fmt.Errorf("op %s: output: %w", op, err)
+	}
 	rq, err := qRequantAttrs(op, a, g.n)
 	if err != nil {
 		return nil, err

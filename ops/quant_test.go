@@ -387,3 +387,13 @@ func TestQConvGeometries(t *testing.T) {
 		t.Fatalf("only %d geometries", n)
 	}
 }
+
+// TestQGemmHugeEmptyOutput: K = 0 makes the inputs empty while M*N is far
+// beyond any tensor; Infer must refuse it rather than let Run allocate.
+func TestQGemmHugeEmptyOutput(t *testing.T) {
+	op, _ := Lookup("QGemm")
+	in := []tensor.Meta{{DType: tensor.Int8, Shape: []int{1 << 30, 0}}, {DType: tensor.Int8, Shape: []int{1 << 30, 0}}}
+	if _, err := op.Infer(in, Attrs{"out_int32": aint(1)}); err == nil {
+		t.Fatal("2^60-element output accepted")
+	}
+}
