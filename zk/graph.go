@@ -127,10 +127,11 @@ func mulChecked(a, b int64) (int64, error) {
 }
 
 func (r *requant) apply(acc int64, n int) (int64, error) {
+	// the runtime rejects an accumulator outside int32 in both modes
+	if acc < -1<<31 || acc >= 1<<31 {
+		return 0, fmt.Errorf("accumulator %d leaves int32", acc)
+	}
 	if r.out32 {
-		if acc < -1<<31 || acc >= 1<<31 {
-			return 0, fmt.Errorf("accumulator %d leaves int32", acc)
-		}
 		return acc, nil
 	}
 	v, err := mulChecked(acc, r.mult[n])
