@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/provena/provena/merkle"
 	"github.com/provena/provena/model"
 	"github.com/provena/provena/onnx"
 	"github.com/provena/provena/ops"
@@ -132,5 +133,45 @@ func TestPPOCRv4ProofSizesBound(t *testing.T) {
 			}
 		}
 		t.Logf("%s: worst %s %d bytes", c.file, rep[0].OpType, rep[0].Bytes)
+	}
+}
+
+// TestPPOCRv4DirtyOutputsAndRecycling runs the real models with every
+// dirty output poisoned and, separately, twice in a row (the second run
+// takes its outputs from the first run's recycled activations): the trace
+// root, which commits every node output, must not move.
+func TestPPOCRv4DirtyOutputsAndRecycling(t *testing.T) {
+	for _, c := range []struct {
+		file  string
+		shape []int
+	}{
+		{"ch_PP-OCRv4_det_infer.onnx", []int{1, 3, 64, 64}},
+		{"ch_PP-OCRv4_rec_infer.onnx", []int{1, 3, 48, 64}},
+	} {
+		m := fixtureModel(t, c.file, c.shape)
+		x := filled(m.Inputs[0].Shape, 7)
+		in := map[string]*tensor.Tensor{m.Inputs[0].Name: x}
+		root := func(threads int) merkle.Hash {
+			res, err := Run(m, in, Options{Trace: true, Threads: threads})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.Trace.Root
+		}
+		want := root(1)
+		for _, threads := range []int{1, 2} {
+			if got := root(threads); got != want {
+				t.Fatalf("%s: trace root of a run on recycled buffers (%d threads) differs", c.file, threads)
+			}
+			if _, err := Run(m, in, Options{Threads: threads}); err != nil { // plain: recycles without a hasher
+				t.Fatal(err)
+			}
+		}
+		ops.PoisonDirtyOutputs(true)
+		got := root(2)
+		ops.PoisonDirtyOutputs(false)
+		if got != want {
+			t.Fatalf("%s: trace root with poisoned dirty outputs differs: some kernel leaves an element unwritten", c.file)
+		}
 	}
 }

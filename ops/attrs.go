@@ -163,7 +163,7 @@ func metasOf(in []*tensor.Tensor) []tensor.Meta {
 func newOut(dt tensor.DType, shape []int) (*tensor.Tensor, error) {
 	if dt == tensor.Float32 {
 		if n, err := tensor.CheckShape(shape); err == nil && n > 0 {
-			if b := pooledF32(n); b != nil {
+			if b := pooledF32(n, true); b != nil {
 				return &tensor.Tensor{DType: dt, Shape: append([]int(nil), shape...), F32: b}, nil
 			}
 		}

@@ -213,7 +213,7 @@ func (n *nary) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, er
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOut(metas[0].DType, metas[0].Shape)
+	out, err := newOutDirty(metas[0].DType, metas[0].Shape)
 	if err != nil {
 		return nil, err
 	}

@@ -92,7 +92,7 @@ func clipF32(x, lo, hi float32) float32 {
 
 func (c clipOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, error) {
 	x := in[0]
-	out, err := newOut(x.DType, x.Shape)
+	out, err := newOutDirty(x.DType, x.Shape)
 	if err != nil {
 		return nil, err
 	}

@@ -239,7 +239,7 @@ func (c convOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, e
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOut(tensor.Float32, p.outShape(len(in[0].Shape)))
+	out, err := newOutDirty(tensor.Float32, p.outShape(len(in[0].Shape)))
 	if err != nil {
 		return nil, err
 	}

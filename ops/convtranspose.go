@@ -74,7 +74,7 @@ func (c convTransposeOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOut(tensor.Float32, p.outShape(len(in[0].Shape)))
+	out, err := newOutDirty(tensor.Float32, p.outShape(len(in[0].Shape)))
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func (m *mapOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, e
 	}
 	outs := make([]*tensor.Tensor, len(p.outs))
 	for o, meta := range p.outs {
-		t, err := newOut(meta.DType, meta.Shape)
+		t, err := newOutDirty(meta.DType, meta.Shape)
 		if err != nil {
 			return nil, err
 		}

@@ -116,7 +116,7 @@ func (matmulOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, e
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOut(tensor.Float32, g.out)
+	out, err := newOutDirty(tensor.Float32, g.out)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func (gemmOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, err
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOut(tensor.Float32, []int{g.m, g.n})
+	out, err := newOutDirty(tensor.Float32, []int{g.m, g.n})
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func bnAt(in []*tensor.Tensor, eps float32, c int, x float32) float32 {
 
 func (b batchNormOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, error) {
 	x := in[0]
-	out, err := newOut(tensor.Float32, x.Shape)
+	out, err := newOutDirty(tensor.Float32, x.Shape)
 	if err != nil {
 		return nil, err
 	}

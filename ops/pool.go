@@ -181,7 +181,7 @@ func (po *poolOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor,
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOut(tensor.Float32, g.outShape())
+	out, err := newOutDirty(tensor.Float32, g.outShape())
 	if err != nil {
 		return nil, err
 	}

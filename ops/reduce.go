@@ -239,7 +239,7 @@ func (r *reduceOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOut(tensor.Float32, g.out)
+	out, err := newOutDirty(tensor.Float32, g.out)
 	if err != nil {
 		return nil, err
 	}

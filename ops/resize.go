@@ -264,7 +264,7 @@ func (r *resizeOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOut(tensor.Float32, g.out)
+	out, err := newOutDirty(tensor.Float32, g.out)
 	if err != nil {
 		return nil, err
 	}

@@ -118,7 +118,7 @@ func (u *unary) Infer(in []tensor.Meta, a Attrs) ([]tensor.Meta, error) {
 
 func (u *unary) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, error) {
 	x := in[0]
-	out, err := newOut(x.DType, x.Shape)
+	out, err := newOutDirty(x.DType, x.Shape)
 	if err != nil {
 		return nil, err
 	}
