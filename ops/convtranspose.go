@@ -176,11 +176,18 @@ func ctTiled(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 		sp := getScratch(p.m * bw)
 		tmp := *sp
 		kernels.Gemm(p.m, bw, p.c, wt[t*p.m*p.c:], p.c, x[n*p.c*hw+j0:], hw, bias, tmp, bw)
+		// Scatter by runs of one input row, without a division per element.
 		for m := 0; m < p.m; m++ {
 			ob := (n*p.m + m) * p.oh * p.ow
-			for q := 0; q < bw; q++ {
+			src := tmp[m*bw : m*bw+bw]
+			for q := 0; q < bw; {
 				iy, ix := (j0+q)/p.w, (j0+q)%p.w
-				out[ob+(iy*p.sh+i)*p.ow+ix*p.sw+j] = tmp[m*bw+q]
+				run := min(bw-q, p.w-ix)
+				dst := out[ob+(iy*p.sh+i)*p.ow+ix*p.sw+j:]
+				for r, v := range src[q : q+run] {
+					dst[r*p.sw] = v
+				}
+				q += run
 			}
 		}
 		putScratch(sp)

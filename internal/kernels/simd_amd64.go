@@ -28,21 +28,30 @@ func bc8(v float32) f8     { return archsimd.BroadcastFloat32x8(v) }
 func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
 	j := 0
 	if n >= 16 && k > 0 {
-		pp := scratch(k * 16)
-		panel := *pp
+		// Packing a panel pays off when several row tiles reuse it; for one
+		// tile the kernel reads b in place.
+		pack := m >= 8
+		var pp *[]float32
+		if pack {
+			pp = scratch(k * 16)
+		}
 		for ; j+16 <= n; j += 16 {
-			for p := 0; p < k; p++ {
-				copy(panel[p*16:p*16+16], b[p*ldb+j:p*ldb+j+16])
+			panel, ldp := b[j:], ldb
+			if pack {
+				panel, ldp = *pp, 16
+				packPanel16(panel, b[j:], ldb, k)
 			}
 			i := 0
 			for ; i+4 <= m; i += 4 {
-				tile4x16(k, a[i*lda:], lda, panel, biasAt(bias, i, 4), c[i*ldc+j:], ldc)
+				tile4x16(k, a[i*lda:], lda, panel, ldp, biasAt(bias, i, 4), c[i*ldc+j:], ldc)
 			}
 			for ; i < m; i++ {
-				tile1x16(k, a[i*lda:i*lda+k], panel, biasAt(bias, i, 1)[0], c[i*ldc+j:i*ldc+j+16])
+				tile1x16(k, a[i*lda:i*lda+k], panel, ldp, biasAt(bias, i, 1)[0], c[i*ldc+j:i*ldc+j+16])
 			}
 		}
-		putScratch(pp)
+		if pack {
+			putScratch(pp)
+		}
 	}
 	for ; j+8 <= n; j += 8 {
 		for i := 0; i < m; i++ {
@@ -62,15 +71,34 @@ func biasAt(bias []float32, i, n int) [4]float32 {
 	return r
 }
 
-func tile4x16(k int, a []float32, lda int, panel []float32, bias [4]float32, c []float32, ldc int) {
+// packPanel16 copies columns 0-15 of k rows of b (row stride ldb) into
+// panel, 16 floats a row.
+func packPanel16(panel, b []float32, ldb, k int) {
+	panel = panel[:k*16]
+	b = b[:(k-1)*ldb+16] // bounds the unchecked loads below
+	src := unsafe.Pointer(unsafe.SliceData(b))
+	dst := unsafe.Pointer(unsafe.SliceData(panel))
+	for p := 0; p < k; p++ {
+		s := unsafe.Add(src, 4*ldb*p)
+		d := unsafe.Add(dst, 64*p)
+		archsimd.LoadFloat32x8((*[8]float32)(s)).Store((*[8]float32)(d))
+		archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(s, 32))).Store((*[8]float32)(unsafe.Add(d, 32)))
+	}
+}
+
+// tile4x16 reads 16 columns of k rows of panel, row stride ldp (16 for a
+// packed panel, ldb for b in place).
+func tile4x16(k int, a []float32, lda int, panel []float32, ldp int, bias [4]float32, c []float32, ldc int) {
 	a0, a1, a2, a3 := a[:k], a[lda:lda+k], a[2*lda:2*lda+k], a[3*lda:3*lda+k]
 	c00, c10, c20, c30 := bc8(bias[0]), bc8(bias[1]), bc8(bias[2]), bc8(bias[3])
 	c01, c11, c21, c31 := c00, c10, c20, c30
-	panel = panel[:k*16] // bounds the unchecked loads below
+	panel = panel[:(k-1)*ldp+16] // bounds the unchecked loads below
 	pp := unsafe.Pointer(unsafe.SliceData(panel))
+	stride := 4 * ldp
 	for p := 0; p < k; p++ {
-		v0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pp, 64*p)))
-		v1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pp, 64*p+32)))
+		row := unsafe.Add(pp, stride*p)
+		v0 := archsimd.LoadFloat32x8((*[8]float32)(row))
+		v1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(row, 32)))
 		x := bc8(a0[p])
 		c00 = c00.Add(x.Mul(v0))
 		c01 = c01.Add(x.Mul(v1))
@@ -94,14 +122,14 @@ func tile4x16(k int, a []float32, lda int, panel []float32, bias [4]float32, c [
 	c31.StoreSlice(c[3*ldc+8:])
 }
 
-func tile1x16(k int, a []float32, panel []float32, bias float32, c []float32) {
+func tile1x16(k int, a []float32, panel []float32, ldp int, bias float32, c []float32) {
 	c0 := bc8(bias)
 	c1 := c0
-	panel = panel[:k*16]
+	panel = panel[:(k-1)*ldp+16]
 	for p, av := range a {
 		x := bc8(av)
-		c0 = c0.Add(x.Mul(load8(panel[p*16:])))
-		c1 = c1.Add(x.Mul(load8(panel[p*16+8:])))
+		c0 = c0.Add(x.Mul(load8(panel[p*ldp:])))
+		c1 = c1.Add(x.Mul(load8(panel[p*ldp+8:])))
 	}
 	c0.StoreSlice(c)
 	c1.StoreSlice(c[8:])
