@@ -266,6 +266,13 @@ func (c *Client) FetchManifest(ctx context.Context, m Manifest, nodes []string, 
 // fetchChunk tries the nodes in turn, starting at a different one per chunk
 // to spread the load, until one serves a chunk that verifies.
 func (c *Client) fetchChunk(ctx context.Context, m Manifest, i int, nodes []string) ([]byte, error) {
+	_, data, err := c.fetchFramed(ctx, m, i, nodes)
+	return data, err
+}
+
+// fetchFramed is fetchChunk that also returns the chunk in its verified
+// wire framing (proof and data), as a node stores it.
+func (c *Client) fetchFramed(ctx context.Context, m Manifest, i int, nodes []string) ([]byte, []byte, error) {
 	var errs []error
 	for k := range nodes {
 		n := nodes[(i+k)%len(nodes)]
@@ -276,7 +283,7 @@ func (c *Client) fetchChunk(ctx context.Context, m Manifest, i int, nodes []stri
 			var data []byte
 			if proof, data, err = DecodeChunk(b); err == nil {
 				if err = m.VerifyChunk(i, data, proof); err == nil {
-					return data, nil
+					return b, data, nil
 				}
 			}
 			err = fmt.Errorf("node %s: %w", n, err)
@@ -286,5 +293,5 @@ func (c *Client) fetchChunk(ctx context.Context, m Manifest, i int, nodes []stri
 			break
 		}
 	}
-	return nil, fmt.Errorf("chunk %d: every node failed: %w", i, errors.Join(errs...))
+	return nil, nil, fmt.Errorf("chunk %d: every node failed: %w", i, errors.Join(errs...))
 }

@@ -514,7 +514,7 @@ func newDataCmd() *cobra.Command {
 		Short: "Encrypted data assets: add, grant, revoke, buy, get, list (see docs/data.md)",
 	}
 	cmd.AddCommand(newDataKeyCmd(), newDataAddCmd(), newDataUpdateCmd(), newDataGrantCmd(), newDataRevokeCmd(),
-		newDataBuyCmd(), newDataGetCmd(), newDataLsCmd(), newDataShowCmd(),
+		newDataBuyCmd(), newDataGetCmd(), newDataLsCmd(), newDataShowCmd(), newDataReplicateCmd(),
 		newDataContributorCmd("claim", "Claim --from's share of a version's contributor pool", false),
 		newDataContributorCmd("withdraw", "Withdraw --from's consent as a contributor: no earnings after this block, left out of later versions", true))
 	return cmd
@@ -840,6 +840,61 @@ type dataGetOutput struct {
 	Blob    string `json:"blob"`
 	Out     string `json:"out"`
 	Bytes   int64  `json:"bytes"`
+}
+
+type dataReplicateOutput struct {
+	Asset   string         `json:"asset"`
+	Version uint32         `json:"version"`
+	Blob    string         `json:"blob"`
+	Sent    map[string]int `json:"chunks_sent"`
+}
+
+func newDataReplicateCmd() *cobra.Command {
+	f := &dataFlags{}
+	var version uint32
+	cmd := &cobra.Command{
+		Use:   "replicate ASSET --blob-nodes URL,URL,...",
+		Short: "Make every --blob-nodes node hold a version's whole blob: chunks a node lacks are fetched from the others, checked against the root on the ledger, and sent to it",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.RunE = dataRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+		id, err := parseAssetID(args[0])
+		if err != nil {
+			return err
+		}
+		r, err := e.asset(ctx, id)
+		if err != nil {
+			return err
+		}
+		if version == 0 {
+			version = r.Versions
+		}
+		v, err := e.version(ctx, id, version)
+		if err != nil {
+			return err
+		}
+		if len(e.blobs) < 2 {
+			return fmt.Errorf("replicate needs at least two --blob-nodes, got %d", len(e.blobs))
+		}
+		m := blob.Manifest{Root: merkle.Hash(v.Root), Size: v.Size, Chunks: blob.NumChunks(v.Size)}
+		bc := blob.Client{Parallel: 4}
+		sent, rerr := bc.Replicate(ctx, m, e.blobs)
+		o := dataReplicateOutput{Asset: id.String(), Version: version, Blob: v.Root.String(), Sent: map[string]int{}}
+		for i, n := range e.blobs {
+			o.Sent[n] = sent[i]
+		}
+		if err := emit(cmd.OutOrStdout(), f.json, o, func(w io.Writer) {
+			for i, n := range e.blobs {
+				fmt.Fprintf(w, "%s: sent %d chunks\n", n, sent[i])
+			}
+		}); err != nil {
+			return err
+		}
+		return rerr
+	})
+	f.add(cmd, false)
+	cmd.Flags().Uint32Var(&version, "version", 0, "version to replicate (default: the latest)")
+	return cmd
 }
 
 func newDataGetCmd() *cobra.Command {

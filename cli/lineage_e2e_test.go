@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/provena/provena/app"
+	"github.com/provena/provena/blob"
 	"github.com/provena/provena/client"
 	"github.com/provena/provena/keys"
 	"github.com/provena/provena/node"
@@ -82,6 +85,24 @@ func TestLineageCLIEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(must("data", "add", csv, "--from", "dave", "--name", "games", "--json")), &added); err != nil {
 		t.Fatal(err)
 	}
+	// Replication: a second store gets every chunk from the node's, checked
+	// against the ledger's root, and then serves the asset on its own.
+	s2, err := blob.Open(filepath.Join(dir, "store2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(blob.NewHandler(s2))
+	defer srv2.Close()
+	rep := must("data", "replicate", added.Asset, "--blob-nodes", "http://"+n.APIAddr+","+srv2.URL)
+	if !strings.Contains(rep, fmt.Sprintf("%s: sent %d chunks", srv2.URL, added.Chunks)) {
+		t.Fatalf("replicate:\n%s", rep)
+	}
+	back := filepath.Join(dir, "back.csv")
+	must("data", "get", added.Asset, "-o", back, "--from", "dave", "--blob-nodes", srv2.URL)
+	if b, _ := os.ReadFile(back); !bytes.Equal(b, []byte(strings.Repeat("white,black,result\n", 500))) {
+		t.Fatal("the replica does not decrypt to the file")
+	}
+
 	pvm := filepath.Join(dir, "m.pvm")
 	if err := m.Save(pvm); err != nil {
 		t.Fatal(err)
