@@ -4,44 +4,87 @@ import (
 	"fmt"
 
 	"github.com/provena/provena/model"
-	"github.com/provena/provena/ops"
 	"github.com/provena/provena/tensor"
+	"github.com/provena/provena/tx"
 	"github.com/provena/provena/zk"
 )
 
 // ZkInputCommit is a zk job's input commitment as the requester computes
-// it: the model's first node must be QQuantize; its int8 output for x (the
-// circuit's input) is committed with zk.CommitTensor.
+// it: the model's QQuantize of x (the circuit's input), committed with
+// zk.Commit.
 func ZkInputCommit(m *model.Model, x *tensor.Tensor) ([32]byte, error) {
-	q, err := QuantizeInput(m, x)
+	if len(m.Nodes) == 0 || m.Nodes[0].OpType != "QQuantize" {
+		return [32]byte{}, fmt.Errorf("model %s is not quantized (its first node must be QQuantize; see provena model quantize): zk jobs need a quantized model", m.IDString())
+	}
+	q, err := zk.QuantizeInput(m, x)
 	if err != nil {
 		return [32]byte{}, err
 	}
-	c, err := zk.CommitTensor(q)
+	c, err := zk.Commit(q)
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("commit input: %w", err)
 	}
 	return [32]byte(c), nil
 }
 
-// QuantizeInput runs a quantized model's first node, QQuantize, on x.
-func QuantizeInput(m *model.Model, x *tensor.Tensor) (*tensor.Tensor, error) {
-	if len(m.Nodes) == 0 || m.Nodes[0].OpType != "QQuantize" {
-		return nil, fmt.Errorf("model %s is not quantized (its first node must be QQuantize; see provena model quantize): zk jobs need a quantized model", m.IDString())
+// ZkProver is a Prover over package zk's prover for one quantized model,
+// with the chain's visibility (input and weights hashed, output public).
+type ZkProver struct {
+	m *model.Model
+	p *zk.Prover
+}
+
+// NewZkProver wraps p, a prover of model m's circuit.
+func NewZkProver(m *model.Model, p *zk.Prover) *ZkProver { return &ZkProver{m: m, p: p} }
+
+// ModelID implements Prover.
+func (z *ZkProver) ModelID() [32]byte { return z.m.ID() }
+
+// System implements Prover.
+func (z *ZkProver) System() string { return z.p.System }
+
+// Prove implements Prover: quantize, evaluate the circuit and prove.
+func (z *ZkProver) Prove(input *tensor.Tensor) ([]byte, []int64, error) {
+	x, err := zk.QuantizeInput(z.m, input)
+	if err != nil {
+		return nil, nil, err
 	}
-	if x == nil || x.DType != tensor.Float32 {
-		return nil, fmt.Errorf("zk input must be one float32 tensor")
+	st, proof, err := z.p.Prove(x)
+	if err != nil {
+		return nil, nil, err
 	}
-	a, ok := m.Nodes[0].Attrs["scale"]
-	if !ok || a.Kind != ops.AttrFloat || !(a.Float > 0) {
-		return nil, fmt.Errorf("model %s: QQuantize has no valid scale", m.IDString())
-	}
-	q, err := tensor.New(tensor.Int8, x.Shape)
+	return proof, st.Output, nil
+}
+
+// InputCommit implements InputCommitter.
+func (z *ZkProver) InputCommit(input *tensor.Tensor) ([32]byte, error) {
+	return ZkInputCommit(z.m, input)
+}
+
+// InsecureDevZkSetup compiles m's circuit with the chain's visibility and
+// runs a single-party setup (zk.InsecureDevSetup): whoever runs it can
+// forge proofs, so it serves in-process demos, tests and benchmarks only.
+// It returns the prover and the registration to send.
+func InsecureDevZkSetup(m *model.Model, system string) (*ZkSetup, error) {
+	g, err := zk.FromModel(m)
 	if err != nil {
 		return nil, err
 	}
-	for i, v := range x.F32 {
-		q.I8[i] = ops.QQuantizeValue(v, a.Float)
+	ccs, err := zk.Compile(g, zk.ChainVisibility, system)
+	if err != nil {
+		return nil, err
 	}
-	return q, nil
+	keys, err := zk.InsecureDevSetup(system, ccs)
+	if err != nil {
+		return nil, err
+	}
+	p, err := zk.NewProver(system, g, zk.ChainVisibility, ccs, keys.PK)
+	if err != nil {
+		return nil, err
+	}
+	wc, err := g.WeightsCommitment()
+	if err != nil {
+		return nil, err
+	}
+	return &ZkSetup{Prover: NewZkProver(m, p), Register: tx.MsgZkRegister{System: system, VerifyingKey: keys.VK, WeightsCommit: tx.DataHash(wc)}}, nil
 }
