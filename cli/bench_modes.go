@@ -35,6 +35,8 @@ func newBenchModesCmd() *cobra.Command {
 		zkPaths   []string
 		blockTime time.Duration
 		asJSON    bool
+		devSetup  bool
+		system    string
 	)
 	cmd := &cobra.Command{
 		Use:   "modes [--model m.pvm --input x.npy] [--zk m.zk] [--block-time 1s]",
@@ -68,9 +70,23 @@ quantized model and its artifact.`,
 				}
 			}
 			var zk *worker.ZkSetup
-			if len(zkPaths) > 0 {
+			switch {
+			case len(zkPaths) > 0 && devSetup:
+				return fmt.Errorf("give --zk or --insecure-dev-setup, not both")
+			case len(zkPaths) > 0:
 				if zk, err = zkSetupFor(zkPaths[0], m); err != nil {
 					return err
+				}
+			case devSetup:
+				start := time.Now()
+				if !asJSON {
+					fmt.Fprintf(cmd.ErrOrStderr(), "zk: compiling the circuit and running a single-party %s setup (INSECURE: for benchmarks only)…\n", system)
+				}
+				if zk, err = worker.InsecureDevZkSetup(m, system); err != nil {
+					return err
+				}
+				if !asJSON {
+					fmt.Fprintf(cmd.ErrOrStderr(), "zk: setup took %s (not counted below)\n", time.Since(start).Round(time.Millisecond))
 				}
 			}
 			logf := func(string, ...any) {}
@@ -99,7 +115,7 @@ quantized model and its artifact.`,
 					fmt.Fprintf(w, "%-12s %8d %14.1f %14.1f %5d\n", mode, r.Blocks, r.ComputeMs, r.EstimateS, r.Txs)
 				}
 				if zk == nil {
-					fmt.Fprintln(w, "zk           not run: needs a quantized model and its artifact (--zk m.zk)")
+					fmt.Fprintln(w, "zk           not run: needs a quantized model and its artifact (--zk m.zk, or --insecure-dev-setup)")
 				}
 			})
 		},
@@ -108,6 +124,8 @@ quantized model and its artifact.`,
 	cmd.Flags().StringSliceVar(&inputs, "input", nil, "input .npy (or name=path), with --model")
 	cmd.Flags().StringSliceVar(&zkPaths, "zk", nil, "the model's .zk artifact, to run the zk job too")
 	cmd.Flags().DurationVar(&blockTime, "block-time", time.Second, "block time of the chain the latency is estimated for")
+	cmd.Flags().BoolVar(&devSetup, "insecure-dev-setup", false, "run the zk job after a single-party setup of the model's circuit (whoever runs it can forge proofs: benchmarks only)")
+	cmd.Flags().StringVar(&system, "system", "groth16", "proof system with --insecure-dev-setup: groth16 or plonk")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
