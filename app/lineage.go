@@ -90,8 +90,8 @@ func LoadLineage(ctx *Context, model tx.DataHash) (*ModelLineage, error) {
 	return &l, nil
 }
 
-// bpsText shows basis points as a percentage ("30%", "12.5%").
-func bpsText(bps uint32) string {
+// BpsText shows basis points as a percentage ("30%", "12.5%").
+func BpsText(bps uint32) string {
 	s := strconv.FormatUint(uint64(bps/100), 10)
 	if r := bps % 100; r != 0 {
 		s += "." + fmt.Sprintf("%02d", r)
@@ -123,7 +123,7 @@ func lineagePayModelFee(ctx *Context, j *OpmlJob) error {
 	var paid uint64
 	for i, p := range payouts {
 		paid += p.Amount
-		share := bpsText(lin.TrainedOn[i].Bps)
+		share := BpsText(lin.TrainedOn[i].Bps)
 		if p.ToOwner > 0 {
 			j.Payouts = append(j.Payouts, OpmlPayout{To: p.Owner, Amount: p.ToOwner, Why: fmt.Sprintf("royalty %s of the model fee: dataset %s, owner (receipt %d)", share, p.Asset, p.Receipt)})
 			ctx.Emit("opml_payout", "job", u64(j.ID), "to", p.Owner.String(), "amount", u64(p.ToOwner), "why", "royalty", "asset", p.Asset.String())

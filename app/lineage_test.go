@@ -165,3 +165,11 @@ func lineageJob(t *testing.T, c *dataChain, id uint64) *app.OpmlJob {
 	}
 	return j
 }
+
+func TestBpsText(t *testing.T) {
+	for bps, want := range map[uint32]string{3000: "30%", 1250: "12.5%", 1: "0.01%", 10000: "100%", 1005: "10.05%"} {
+		if got := app.BpsText(bps); got != want {
+			t.Errorf("%d bps: %q, want %q", bps, got, want)
+		}
+	}
+}

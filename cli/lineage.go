@@ -86,14 +86,9 @@ func (e *dataEnv) declareLineage(ctx context.Context, model [32]byte, shares []t
 	var b strings.Builder
 	fmt.Fprintf(&b, "lineage recorded in tx %s: each job pays, out of the model fee,\n", s.Hash)
 	for _, sh := range shares {
-		fmt.Fprintf(&b, "  %6s  dataset %s\n", bpsPercent(sh.Bps), sh.Asset)
+		fmt.Fprintf(&b, "  %6s  dataset %s\n", app.BpsText(sh.Bps), sh.Asset)
 	}
 	return b.String(), nil
-}
-
-func bpsPercent(bps uint32) string {
-	s := strconv.FormatFloat(float64(bps)/100, 'f', -1, 64)
-	return s + "%"
 }
 
 // parseDeferHours parses --defer-until: a duration in whole hours ("6h").
