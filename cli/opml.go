@@ -223,8 +223,8 @@ read the output with 'job output ID -o y.npy --from KEY' (the requester's key).`
 				return err
 			}
 			if mode != app.JobModeOptimistic {
-				if green || maxUg > 0 || estWh > 0 {
-					return fmt.Errorf("--green, --max-gco2-ug and --estimate-wh apply to optimistic jobs only")
+				if green || maxUg > 0 || estWh > 0 || deferFor != "" {
+					return fmt.Errorf("--green, --max-gco2-ug, --estimate-wh and --defer-until apply to optimistic jobs only")
 				}
 				return submitPrivate(ctx, cmd, f, e, mode, m, in, workerFee, wait)
 			}
