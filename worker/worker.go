@@ -216,6 +216,10 @@ func (w *Worker) Step() error {
 	case app.OpmlJobPosted:
 		return w.sendReceipt(j)
 	case app.OpmlJobDisputed:
+		// The receipt is due whatever the dispute's outcome.
+		if err := w.sendReceipt(j); err != nil {
+			w.logf("worker %s: %v", w.c.Address(), err)
+		}
 		if j.Game == nil || (w.fault.SilentInDispute && j.Game.Moves >= w.fault.SilentAfter) || j.Game.Turn != opml.Worker || !w.fresh(j.ID, j.Game, h) {
 			return nil
 		}
