@@ -109,9 +109,13 @@ func TestZkJobs(t *testing.T) {
 	model := teeModelMsg(21)
 	model.Fee = 40
 	reg := tx.MsgZkRegister{ModelID: model.ModelID, System: "groth16", VerifyingKey: keys.vk, WeightsCommit: weights, Prover: apptest.Addr(prover), ProverKey: proverKey}
+	// A flipped bit inside a compressed BN254 G1 point often gives another
+	// valid point (cofactor 1), so the malformed keys are structural: cut
+	// short, and bytes that are no key at all.
 	badKey := reg
-	badKey.VerifyingKey = append([]byte(nil), keys.vk...)
-	badKey.VerifyingKey[40] ^= 0xff
+	badKey.VerifyingKey = keys.vk[:len(keys.vk)-1]
+	garbage := reg
+	garbage.VerifyingKey = bytes.Repeat([]byte{0xff}, len(keys.vk))
 	plonkKey := reg
 	plonkKey.System = "plonk"
 	submit := tx.MsgZkSubmitJob{ModelID: model.ModelID, InputCommit: input, WorkerFee: 100, Recipient: reqKey}
@@ -121,12 +125,13 @@ func TestZkJobs(t *testing.T) {
 		expectCode(t, d, app.CodeOK, "")
 	}
 	expectCode(t, res[3], app.CodeZkUnknown, "no zk circuit registered")
-	res = v.send(other, reg, own, badKey, own, plonkKey, own, reg, own, reg)
+	res = v.send(other, reg, own, badKey, own, garbage, own, plonkKey, own, reg, own, reg)
 	expectCode(t, res[0], app.CodeZkNotOwner, "only the owner")
 	expectCode(t, res[1], app.CodeZkBadKey, "verifying key")
 	expectCode(t, res[2], app.CodeZkBadKey, "verifying key")
-	expectCode(t, res[3], app.CodeOK, "")
-	expectCode(t, res[4], app.CodeZkExists, "already has a groth16 circuit")
+	expectCode(t, res[3], app.CodeZkBadKey, "verifying key")
+	expectCode(t, res[4], app.CodeOK, "")
+	expectCode(t, res[5], app.CodeZkExists, "already has a groth16 circuit")
 	var z app.ZkModel
 	if ok, err := v.c().Query(app.QueryZkModel, []byte(hex.EncodeToString(model.ModelID[:])), &z); err != nil || !ok || z.Prover != apptest.Addr(prover) || !bytes.Equal(z.VerifyingKey, keys.vk) {
 		t.Fatalf("zk model query: %+v %v %v", z, ok, err)
