@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/provena/provena/app"
 	"github.com/provena/provena/tx"
 )
 
@@ -61,5 +62,29 @@ func TestParseDeferHours(t *testing.T) {
 	}
 	if tx.MaxDeferHours != 168 {
 		t.Fatalf("the table assumes a one-week limit, have %d h", tx.MaxDeferHours)
+	}
+}
+
+func TestPrintJobEnergy(t *testing.T) {
+	var b strings.Builder
+	j := &app.OpmlJob{State: app.OpmlJobFinal, Energy: app.EnergyJobConstraints{
+		Green: true, EstimateWh: 6, DeferUntil: 1780315200,
+		Schedule: "deferred to 2026-06-01T09:00Z, the lowest posted intensity for DE up to 2026-06-01T12:00Z (300000 mg/kWh)",
+		Retired:  &app.EnergyAutoRetire{Basis: "receipt", Zone: "DE", Hour: 1780304400, ConsumptionWh: 6, RetiredWh: 6, Certs: []uint64{2, 3}},
+	}}
+	printJobEnergy(&b, j)
+	for _, want := range []string{
+		"energy: green, deferrable until 2026-06-01T12:00Z (estimate 6 Wh)",
+		"schedule: deferred to 2026-06-01T09:00Z",
+		"certificates retired at settlement: 6 of 6 Wh (receipt, DE, hour 2026-06-01T09Z), bundles [2 3]",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	printJobEnergy(&b, &app.OpmlJob{State: app.OpmlJobFinal})
+	if b.Len() != 0 {
+		t.Errorf("an unconstrained job printed:\n%s", b.String())
 	}
 }
