@@ -3,12 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,12 +17,9 @@ import (
 	"github.com/provena/provena/keys"
 	"github.com/provena/provena/model"
 	"github.com/provena/provena/node"
-	"github.com/provena/provena/opmlstore"
 	"github.com/provena/provena/ops"
 	"github.com/provena/provena/quant"
 	"github.com/provena/provena/tensor"
-	"github.com/provena/provena/tx"
-	"github.com/provena/provena/worker"
 	"github.com/provena/provena/zk"
 )
 
@@ -97,11 +92,15 @@ func TestZkJobLeavesNoPlaintext(t *testing.T) {
 		t.Skip("starts a node")
 	}
 	m := tinyQuantizedModel(t)
-	setup, err := worker.InsecureDevZkSetup(m, zk.Groth16)
+	art, err := zk.Setup(m, zk.SetupOptions{System: zk.Groth16, Vis: zk.ChainVisibility, InsecureDevSetup: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	artPath := filepath.Join(dir, "tiny.zk")
+	if err := art.Save(artPath); err != nil {
+		t.Fatal(err)
+	}
 	home := filepath.Join(dir, "home")
 	ports, err := node.FreePorts(1)
 	if err != nil {
@@ -153,42 +152,25 @@ func TestZkJobLeavesNoPlaintext(t *testing.T) {
 	}
 	must("model", "register", pvm, "--fee", "50", "--from", "alice")
 	mid := m.IDString()
-	vk := filepath.Join(dir, "vk.bin")
-	if err := os.WriteFile(vk, setup.Register.VerifyingKey, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := teeRunCLI(append([]string{"zk", "register", "--model", mid, "--vk", vk, "--weights-commit", setup.Register.WeightsCommit.String(), "--from", "carol"}, common...)...); err == nil || !strings.Contains(err.Error(), "only the owner") {
+	if _, err := teeRunCLI(append([]string{"zk", "register", artPath, "--model", mid, "--from", "carol"}, common...)...); err == nil || !strings.Contains(err.Error(), "only the owner") {
 		t.Fatalf("zk register by a non-owner: %v", err)
 	}
-	out := must("zk", "register", "--model", mid, "--vk", vk, "--weights-commit", setup.Register.WeightsCommit.String(), "--from", "alice")
+	out := must("zk", "register", artPath, "--model", mid, "--from", "alice")
 	if !strings.Contains(out, "registered a groth16 circuit") {
 		t.Fatalf("zk register:\n%s", out)
 	}
 
-	// The owner's worker is the prover: bonded, holding the proving key.
-	alice, err := kr.PrivateKey("alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Send(ctx, alice, p.MinFee, tx.MsgRegisterWorker{Bond: 5000}, true); err != nil {
-		t.Fatal(err)
-	}
-	store := opmlStore(filepath.Join(home, "opml"))
-	rpc := strings.TrimRight(strings.Replace(n.RPCAddr, "tcp://", "http://", 1), "/")
-	if !strings.Contains(rpc, "://") {
-		rpc = "http://" + rpc
-	}
-	e := &dataEnv{c: c, rpc: rpc, priv: alice, me: tx.AddressFromPubKey(alice.Public().(ed25519.PublicKey)), fee: p.MinFee}
-	nc := &nodeClient{ctx: ctx, e: e, store: store, fetch: &opmlstore.Fetcher{Store: store, Sources: []string{c.Base()}}}
-	w := worker.NewWorker(nc, worker.Fault{}, t.Logf)
-	keysA, err := worker.SimulatedKeys(alice)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.SetPrivate(keysA, setup.Prover)
+	// The owner's worker is the prover: bonded, holding the artifact.
+	wlog := &syncBuffer{}
 	wctx2, stopWorker := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { worker.Run(wctx2, 200*time.Millisecond, w.Step, t.Logf); close(done) }()
+	done := make(chan error, 1)
+	go func() {
+		root := NewRootCmd()
+		root.SetOut(wlog)
+		root.SetErr(wlog)
+		root.SetArgs(append([]string{"worker", "start", "--from", "alice", "--bond", "5000", "--zk", artPath, "--interval", "200ms"}, common...))
+		done <- root.ExecuteContext(wctx2)
+	}()
 	defer func() { stopWorker(); <-done }()
 
 	x, _ := tensor.New(tensor.Float32, []int{1, 1, 4, 4})
@@ -201,7 +183,7 @@ func TestZkJobLeavesNoPlaintext(t *testing.T) {
 	mustWriteNpy(t, in, x)
 	out = must("job", "submit", "--model", mid, "--input", in, "--mode", "zk", "--from", "carol", "--wait", "--timeout", "2m")
 	if !strings.Contains(out, "zk job 1 (final)") {
-		t.Fatalf("submit:\n%s", out)
+		t.Fatalf("submit:\n%s\nworker:\n%s", out, wlog.String())
 	}
 	var js struct {
 		app.OpmlJob
@@ -222,7 +204,8 @@ func TestZkJobLeavesNoPlaintext(t *testing.T) {
 		t.Fatalf("output %v", got.Shape)
 	}
 	stopWorker()
-	<-done // closed: the deferred wait returns at once
+	<-done
+	done <- nil // for the deferred wait
 	n.Stop()
 	stopped = true
 	if hits, files := scanFor(t, home, marker); len(hits) > 0 {

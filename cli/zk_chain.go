@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/provena/provena/model"
+	"github.com/provena/provena/tensor"
 	"github.com/provena/provena/tx"
 	"github.com/provena/provena/worker"
 	"github.com/provena/provena/zk"
@@ -68,6 +69,9 @@ m.zk, or from --system, --vk and --weights-commit.`,
 				if err != nil {
 					return err
 				}
+				if a.ModelID != modelID {
+					return fmt.Errorf("%s is the artifact of model %s, not of --model %s", args[0], a.ModelID, modelID)
+				}
 				msg.System, msg.VerifyingKey, msg.WeightsCommit = a.System, a.VerifyingKey, a.WeightsCommit
 			case vkPath != "" && weights != "":
 				if msg.VerifyingKey, err = os.ReadFile(vkPath); err != nil {
@@ -123,21 +127,67 @@ type zkRegistration struct {
 	System        string
 	VerifyingKey  []byte
 	WeightsCommit tx.DataHash
+	ModelID       string
+}
+
+// openChainArtifact opens a .zk artifact and checks it can serve chain
+// jobs: the chain's visibility (input and weights hashed, output public).
+func openChainArtifact(path string) (*zk.Artifact, error) {
+	a, err := zk.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if a.Vis != zk.ChainVisibility {
+		return nil, fmt.Errorf("%s: visibility %s; chain jobs need %s (zk setup --visibility %s)", path, a.Vis, zk.ChainVisibility, zk.ChainVisibility)
+	}
+	return a, nil
 }
 
 // zkArtifactRegistration reads a .zk artifact's system, verifying key and
 // weights commitment.
 func zkArtifactRegistration(path string) (*zkRegistration, error) {
-	return nil, fmt.Errorf("%s: zk artifacts cannot be opened yet (package zk has no artifact format); use --vk and --weights-commit", path)
+	a, err := openChainArtifact(path)
+	if err != nil {
+		return nil, err
+	}
+	return &zkRegistration{System: a.System, VerifyingKey: a.VK, WeightsCommit: tx.DataHash(a.WeightsCommit), ModelID: a.Model.IDString()}, nil
+}
+
+// artifactProver is worker.Prover over a .zk artifact.
+type artifactProver struct{ a *zk.Artifact }
+
+func (p artifactProver) ModelID() [32]byte { return p.a.Model.ID() }
+func (p artifactProver) System() string    { return p.a.System }
+
+func (p artifactProver) Prove(input *tensor.Tensor) ([]byte, []int64, error) {
+	pr, err := p.a.Prove(input)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pr.Bytes, pr.Output, nil
+}
+
+func (p artifactProver) InputCommit(input *tensor.Tensor) ([32]byte, error) {
+	return worker.ZkInputCommit(p.a.Model, input)
 }
 
 // openZkProver opens a .zk artifact as a worker's prover.
 func openZkProver(path string) (worker.Prover, error) {
-	return nil, fmt.Errorf("--zk %s: zk artifacts cannot be opened yet (package zk has no artifact format); zk jobs need a quantized model and its artifact", path)
+	a, err := openChainArtifact(path)
+	if err != nil {
+		return nil, err
+	}
+	return artifactProver{a}, nil
 }
 
 // zkSetupFor opens a .zk artifact for model m as ModesDemo's zk setup.
 func zkSetupFor(path string, m *model.Model) (*worker.ZkSetup, error) {
-	_, err := openZkProver(path)
-	return nil, err
+	a, err := openChainArtifact(path)
+	if err != nil {
+		return nil, err
+	}
+	if a.Model.ID() != m.ID() {
+		return nil, fmt.Errorf("%s is the artifact of model %s, not of %s", path, a.Model.IDString(), m.IDString())
+	}
+	return &worker.ZkSetup{Prover: artifactProver{a}, Register: tx.MsgZkRegister{System: a.System, VerifyingKey: a.VK, WeightsCommit: tx.DataHash(a.WeightsCommit)}}, nil
 }
