@@ -85,6 +85,9 @@ func Setup(m *model.Model, opts SetupOptions) (*Artifact, error) {
 	if err := opts.Vis.valid(); err != nil {
 		return nil, err
 	}
+	if opts.Ceremony == nil && !opts.InsecureDevSetup {
+		return nil, ErrInsecureSetupRequired
+	}
 	g, err := FromModel(m)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/consensys/gnark/constraint/solver"
 	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/logger"
 	"github.com/consensys/gnark/std/hash"
 	"github.com/consensys/gnark/std/permutation/poseidon2"
 	"github.com/consensys/gnark/std/rangecheck"
@@ -46,6 +47,9 @@ type Circuit struct {
 
 func init() {
 	solver.RegisterHint(divHint, cmpHint, slotsHint)
+	// gnark logs every compile and proof through a global zerolog logger;
+	// this package reports progress through its callers instead
+	logger.Disable()
 }
 
 // signed reads a field element as a signed integer (p/2 < v is negative).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark/backend/groth16"
@@ -229,4 +230,18 @@ func readAll(r io.ReaderFrom, b []byte) (err error) {
 		return fmt.Errorf("%d trailing bytes", int64(len(b))-n)
 	}
 	return nil
+}
+
+// ReadR1CS reads a BN254 R1CS written by ConstraintSystem.WriteTo (a
+// ceremony's circuit file).
+func ReadR1CS(path string) (constraint.ConstraintSystem, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("zk: read circuit: %w", err)
+	}
+	ccs := groth16.NewCS(ecc.BN254)
+	if err := readAll(ccs, b); err != nil {
+		return nil, fmt.Errorf("zk: circuit %s: %w", path, err)
+	}
+	return ccs, nil
 }
