@@ -50,6 +50,7 @@ func newDemoCmd() *cobra.Command {
 	var (
 		asJSON bool
 		keep   bool
+		zkPath string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -60,6 +61,7 @@ func newDemoCmd() *cobra.Command {
 			if asJSON {
 				w = io.Discard
 			}
+			demoZkArtifact = zkPath
 			out, err := runDemo(cmd.Context(), w, keep)
 			if err != nil {
 				return err
@@ -72,6 +74,7 @@ func newDemoCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print only a JSON record of what happened")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary home instead of deleting it")
+	cmd.Flags().StringVar(&zkPath, "zk", "", "a quantized model's .zk artifact (provena zk setup): the three-mode part then runs that model, zk included")
 	return cmd
 }
 

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 
 	"github.com/provena/provena/app"
+	"github.com/provena/provena/model"
 	"github.com/provena/provena/opml"
 	"github.com/provena/provena/opml/opmltest"
 	"github.com/provena/provena/opmlstore"
 	"github.com/provena/provena/tee/sim"
+	"github.com/provena/provena/tensor"
 	"github.com/provena/provena/tx"
 	"github.com/provena/provena/worker"
 )
@@ -68,15 +70,37 @@ func demoTrustSimRoot(home string) error {
 	return os.WriteFile(path, out, 0o644)
 }
 
-// runDemoModes runs the model of the opML part in each mode on the same
-// node: an optimistic job (final after the window), a tee job on tina, a
-// SIMULATED enclave (the input sealed to her attested key, the result
-// signed, final in its block), and says why zk is skipped.
+// demoZkArtifact is `demo --zk`: a .zk artifact whose quantized model the
+// three-mode part runs instead of the opML part's model.
+var demoZkArtifact string
+
+// runDemoModes runs one model in each mode on the same node: an optimistic
+// job (final after the window), a tee job on tina, a SIMULATED enclave
+// (the input sealed to her attested key, the result signed, final in its
+// block), and, given an artifact (demo --zk), a zk job proved by the owner's
+// worker and verified on chain; without one it says why zk is skipped. The
+// model is the opML part's, or the artifact's quantized model, registered
+// here.
 func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 	w := d.w
 	m, err := opmltest.Model()
 	if err != nil {
 		return nil, err
+	}
+	in := opmltest.Input(3)
+	var zkSetup *worker.ZkSetup
+	if demoZkArtifact != "" {
+		a, err := openChainArtifact(demoZkArtifact)
+		if err != nil {
+			return nil, err
+		}
+		m = a.Model
+		if zkSetup, err = zkSetupFor(demoZkArtifact, m); err != nil {
+			return nil, err
+		}
+		if in, err = demoInput(m); err != nil {
+			return nil, err
+		}
 	}
 	mid := m.IDString()
 	rec := &demoModes{ModelID: mid}
@@ -88,7 +112,7 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 	if d.privs["tina"], err = d.kr.PrivateKey("tina"); err != nil {
 		return rec, err
 	}
-	fmt.Fprintf(w, "\nOne model, three modes: the same model %s… in an optimistic, a tee and a zk job\n", mid[:12])
+	fmt.Fprintf(w, "\nOne model, three modes: the same model %s… (%s, %d nodes) in an optimistic, a tee and a zk job\n", mid[:12], m.Name, len(m.Nodes))
 	fmt.Fprintf(w, "tina runs a SIMULATED enclave (no TEE hardware here: tee/sim's test root, named in this chain's genesis, signs her quote)\n\n")
 	meas := sim.MeasurementOf(worker.SimMeasurementLabel)
 	step := func(who, action string, msg tx.Msg) error {
@@ -99,15 +123,36 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 		fmt.Fprintf(w, "block %-4d %s\n", s.Committed.Height, action)
 		return nil
 	}
-	for _, s := range []struct {
+	store := opmlStore(filepath.Join(d.home, "opml"))
+	type demoMsg struct {
 		who, action string
 		msg         tx.Msg
-	}{
+	}
+	var first []demoMsg
+	if zkSetup != nil {
+		if err := store.PutModel(m); err != nil {
+			return rec, err
+		}
+		if err := opmlstore.UploadModel(ctx, http.DefaultClient, d.c.Base(), m); err != nil {
+			return rec, err
+		}
+		akeys, err := worker.SimulatedKeys(d.privs["alice"])
+		if err != nil {
+			return rec, err
+		}
+		reg := zkSetup.Register
+		reg.ModelID, reg.Prover, reg.ProverKey = tx.DataHash(m.ID()), d.addrs["alice"], akeys.Identity.Recipient().String()
+		first = append(first,
+			demoMsg{"alice", "alice registers the quantized model, fee 50 upv a job", worker.RegisterModelMsg(m, 50)},
+			demoMsg{"alice", fmt.Sprintf("alice registers its %s circuit (verifying key %d bytes; weights stay with her worker, the prover)", reg.System, len(reg.VerifyingKey)), reg},
+			demoMsg{"alice", "alice bonds 10,000 upv: her worker proves zk jobs", tx.MsgRegisterWorker{Bond: 10_000}})
+	}
+	for _, s := range append(first, []demoMsg{
 		{"alice", "alice sends tina 100,000 upv", tx.MsgTransfer{To: d.addrs["tina"], Amount: 100_000}},
 		{"alice", fmt.Sprintf("alice (the model's owner) allows enclave build %q (measurement %x…)", worker.SimMeasurementLabel, meas[:6]),
 			tx.MsgTeeAllow{ModelID: mid, Kind: "sim", Measurement: hex.EncodeToString(meas[:])}},
 		{"tina", "tina bonds 10,000 upv as a worker", tx.MsgRegisterWorker{Bond: 10_000}},
-	} {
+	}...) {
 		if err := step(s.who, s.action, s.msg); err != nil {
 			return rec, err
 		}
@@ -124,7 +169,6 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 	} else {
 		fmt.Fprintf(w, "block %-4d tina posts her SIMULATED attestation: binds her signing key and X25519 key; fresh for 1 h\n", s.Committed.Height)
 	}
-	store := opmlStore(filepath.Join(d.home, "opml"))
 	party := func(name string) *nodeClient {
 		return &nodeClient{ctx: ctx, e: env(name), store: store, fetch: &opmlstore.Fetcher{Store: store, Sources: []string{d.c.Base()}}}
 	}
@@ -137,9 +181,18 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 	tina.SetPrivate(keys)
 	walt := worker.NewWatcher(party("walt"), logf)
 	bob := env("bob")
+	steps := []func() error{tina.Step, walt.Step}
+	if zkSetup != nil {
+		akeys, err := worker.SimulatedKeys(d.privs["alice"])
+		if err != nil {
+			return rec, err
+		}
+		prover := worker.NewWorker(party("alice"), worker.Fault{}, logf)
+		prover.SetPrivate(akeys, zkSetup.Prover)
+		steps = append(steps, prover.Step)
+	}
 
 	// Optimistic.
-	in := opmltest.Input(3)
 	root, err := store.PutInputs(m, in)
 	if err != nil {
 		return rec, err
@@ -151,7 +204,7 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 	if err != nil {
 		return rec, err
 	}
-	opt, err := d.play(ctx, id, tina.Step, walt.Step)
+	opt, err := d.play(ctx, id, steps...)
 	if err != nil {
 		return rec, err
 	}
@@ -169,25 +222,27 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 	if id, err = bob.findPrivateJob(ctx, app.JobModeTee, teeRoot); err != nil {
 		return rec, err
 	}
-	delivered := false
-	deliver := func() error {
-		j, err := bob.job(ctx, id)
-		if err != nil || j == nil || delivered || j.State != app.OpmlJobAwaitingInput {
-			return err
+	deliverer := func(id uint64, to string) func() error {
+		delivered := false
+		return func() error {
+			j, err := bob.job(ctx, id)
+			if err != nil || j == nil || delivered || j.State != app.OpmlJobAwaitingInput {
+				return err
+			}
+			sealed, err := worker.SealInput(m, in, j.Private.WorkerKey)
+			if err != nil {
+				return err
+			}
+			h, err := opmlstore.UploadSealed(ctx, http.DefaultClient, d.c.Base(), sealed)
+			if err != nil {
+				return err
+			}
+			delivered = true
+			return step("bob", fmt.Sprintf("bob seals the input to %s (%d bytes of age ciphertext at the node) and records its hash", to, len(sealed)),
+				tx.MsgJobDeliverInput{Job: id, Sealed: tx.DataHash(h)})
 		}
-		sealed, err := worker.SealInput(m, in, j.Private.WorkerKey)
-		if err != nil {
-			return err
-		}
-		h, err := opmlstore.UploadSealed(ctx, http.DefaultClient, d.c.Base(), sealed)
-		if err != nil {
-			return err
-		}
-		delivered = true
-		return step("bob", fmt.Sprintf("bob seals the input to tina's attested key (%d bytes of age ciphertext at the node) and records its hash", len(sealed)),
-			tx.MsgJobDeliverInput{Job: id, Sealed: tx.DataHash(h)})
 	}
-	j, err := d.play(ctx, id, deliver, tina.Step)
+	j, err := d.play(ctx, id, append([]func() error{deliverer(id, "tina's attested key")}, steps...)...)
 	if err != nil {
 		return rec, err
 	}
@@ -210,7 +265,32 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 	}
 	fmt.Fprintf(w, "           bob opens the sealed output with his key: it matches the root tina's enclave signed, and the optimistic job's output bit for bit\n")
 	rec.JobIDs = append(rec.JobIDs, id)
-	rec.ZkNote = "skipped: zk needs a quantized model with a registered circuit (provena model quantize, zk setup, zk register); the demo's model is float32"
+
+	if zkSetup == nil {
+		rec.ZkNote = "skipped: zk needs a quantized model and its circuit's artifact (provena model quantize, provena zk setup; then provena demo --zk m.zk); the opML part's model is float32"
+	} else {
+		commit, err := worker.ZkInputCommit(m, in[m.Inputs[0].Name])
+		if err != nil {
+			return rec, err
+		}
+		if err := step("bob", "bob submits a zk job for the same input (the chain sees its Poseidon2 commitment)",
+			tx.MsgZkSubmitJob{ModelID: tx.DataHash(m.ID()), InputCommit: tx.DataHash(commit), WorkerFee: 100, Recipient: bob.id.Recipient().String()}); err != nil {
+			return rec, err
+		}
+		if id, err = bob.findPrivateJob(ctx, app.JobModeZk, commit); err != nil {
+			return rec, err
+		}
+		zj, err := d.play(ctx, id, append([]func() error{deliverer(id, "alice's prover key")}, steps...)...)
+		if err != nil {
+			return rec, err
+		}
+		if zj.State != app.OpmlJobFinal {
+			return rec, fmt.Errorf("zk job %d ended %s: %s", id, zj.State, zj.Reason)
+		}
+		fmt.Fprintf(w, "           the chain verified a %d-byte %s proof against the registered weights commitment and bob's input commitment; public output %v\n",
+			zj.Private.ProofBytes, zj.Private.ZkSystem, zj.Private.Output)
+		rec.JobIDs = append(rec.JobIDs, id)
+	}
 
 	fmt.Fprintf(w, "\n%-11s %-22s %-10s %-7s %s\n", "mode", "submit to final", "paid", "txs", "trusted")
 	for _, id := range rec.JobIDs {
@@ -229,6 +309,24 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 		}
 		fmt.Fprintf(w, "%-11s %3d blocks, %5.1f s    %-10s %-7d %s\n", mode, s.FinalBlocks, s.FinalSeconds, upv(s.PaidUpv), s.Txs, s.Trusted)
 	}
-	fmt.Fprintf(w, "%-11s %s\n", "zk", rec.ZkNote)
+	if rec.ZkNote != "" {
+		fmt.Fprintf(w, "%-11s %s\n", "zk", rec.ZkNote)
+	}
 	return rec, nil
+}
+
+// demoInput is a deterministic input for m's one float input, values in
+// [0, 1) like an image's.
+func demoInput(m *model.Model) (map[string]*tensor.Tensor, error) {
+	if len(m.Inputs) != 1 || m.Inputs[0].DType != tensor.Float32 {
+		return nil, fmt.Errorf("demo: model %s needs one float32 input", m.IDString())
+	}
+	x, err := tensor.New(tensor.Float32, m.Inputs[0].Shape)
+	if err != nil {
+		return nil, err
+	}
+	for i := range x.F32 {
+		x.F32[i] = float32((i*37)%101) / 101
+	}
+	return map[string]*tensor.Tensor{m.Inputs[0].Name: x}, nil
 }

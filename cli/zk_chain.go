@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/consensys/gnark/logger"
 	"github.com/spf13/cobra"
 
 	"github.com/provena/provena/model"
@@ -133,6 +134,9 @@ type zkRegistration struct {
 // openChainArtifact opens a .zk artifact and checks it can serve chain
 // jobs: the chain's visibility (input and weights hashed, output public).
 func openChainArtifact(path string) (*zk.Artifact, error) {
+	// gnark logs every solve, prove and verify at debug level; the worker
+	// and the demo print their own lines.
+	logger.Disable()
 	a, err := zk.Open(path)
 	if err != nil {
 		return nil, err
