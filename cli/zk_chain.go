@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/provena/provena/model"
-	"github.com/provena/provena/tensor"
 	"github.com/provena/provena/tx"
 	"github.com/provena/provena/worker"
 	"github.com/provena/provena/zk"
@@ -157,31 +156,13 @@ func zkArtifactRegistration(path string) (*zkRegistration, error) {
 	return &zkRegistration{System: a.System, VerifyingKey: a.VK, WeightsCommit: tx.DataHash(a.WeightsCommit), ModelID: a.Model.IDString()}, nil
 }
 
-// artifactProver is worker.Prover over a .zk artifact.
-type artifactProver struct{ a *zk.Artifact }
-
-func (p artifactProver) ModelID() [32]byte { return p.a.Model.ID() }
-func (p artifactProver) System() string    { return p.a.System }
-
-func (p artifactProver) Prove(input *tensor.Tensor) ([]byte, []int64, error) {
-	pr, err := p.a.Prove(input)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pr.Bytes, pr.Output, nil
-}
-
-func (p artifactProver) InputCommit(input *tensor.Tensor) ([32]byte, error) {
-	return worker.ZkInputCommit(p.a.Model, input)
-}
-
 // openZkProver opens a .zk artifact as a worker's prover.
 func openZkProver(path string) (worker.Prover, error) {
 	a, err := openChainArtifact(path)
 	if err != nil {
 		return nil, err
 	}
-	return artifactProver{a}, nil
+	return worker.ArtifactProver{A: a}, nil
 }
 
 // zkSetupFor opens a .zk artifact for model m as ModesDemo's zk setup.
@@ -193,5 +174,5 @@ func zkSetupFor(path string, m *model.Model) (*worker.ZkSetup, error) {
 	if a.Model.ID() != m.ID() {
 		return nil, fmt.Errorf("%s is the artifact of model %s, not of %s", path, a.Model.IDString(), m.IDString())
 	}
-	return &worker.ZkSetup{Prover: artifactProver{a}, Register: tx.MsgZkRegister{System: a.System, VerifyingKey: a.VK, WeightsCommit: tx.DataHash(a.WeightsCommit)}}, nil
+	return worker.ZkSetupOf(a)
 }

@@ -27,64 +27,46 @@ func ZkInputCommit(m *model.Model, x *tensor.Tensor) ([32]byte, error) {
 	return [32]byte(c), nil
 }
 
-// ZkProver is a Prover over package zk's prover for one quantized model,
-// with the chain's visibility (input and weights hashed, output public).
-type ZkProver struct {
-	m *model.Model
-	p *zk.Prover
-}
-
-// NewZkProver wraps p, a prover of model m's circuit.
-func NewZkProver(m *model.Model, p *zk.Prover) *ZkProver { return &ZkProver{m: m, p: p} }
+// ArtifactProver is a Prover over a .zk artifact (package zk), which holds
+// the quantized model, its circuit and the proving key.
+type ArtifactProver struct{ A *zk.Artifact }
 
 // ModelID implements Prover.
-func (z *ZkProver) ModelID() [32]byte { return z.m.ID() }
+func (p ArtifactProver) ModelID() [32]byte { return p.A.Model.ID() }
 
 // System implements Prover.
-func (z *ZkProver) System() string { return z.p.System }
+func (p ArtifactProver) System() string { return p.A.System }
 
 // Prove implements Prover: quantize, evaluate the circuit and prove.
-func (z *ZkProver) Prove(input *tensor.Tensor) ([]byte, []int64, error) {
-	x, err := zk.QuantizeInput(z.m, input)
+func (p ArtifactProver) Prove(input *tensor.Tensor) ([]byte, []int64, error) {
+	pr, err := p.A.Prove(input)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, proof, err := z.p.Prove(x)
-	if err != nil {
-		return nil, nil, err
-	}
-	return proof, st.Output, nil
+	return pr.Bytes, pr.Output, nil
 }
 
 // InputCommit implements InputCommitter.
-func (z *ZkProver) InputCommit(input *tensor.Tensor) ([32]byte, error) {
-	return ZkInputCommit(z.m, input)
+func (p ArtifactProver) InputCommit(input *tensor.Tensor) ([32]byte, error) {
+	return ZkInputCommit(p.A.Model, input)
 }
 
-// InsecureDevZkSetup compiles m's circuit with the chain's visibility and
-// runs a single-party setup (zk.InsecureDevSetup): whoever runs it can
+// ZkSetupOf is the zk setup an artifact gives ModesDemo: its prover and
+// the registration to send (system, verifying key, weights commitment).
+func ZkSetupOf(a *zk.Artifact) (*ZkSetup, error) {
+	if a.Vis != zk.ChainVisibility {
+		return nil, fmt.Errorf("zk artifact has visibility %s; chain jobs need %s", a.Vis, zk.ChainVisibility)
+	}
+	return &ZkSetup{Prover: ArtifactProver{a}, Register: tx.MsgZkRegister{System: a.System, VerifyingKey: a.VK, WeightsCommit: tx.DataHash(a.WeightsCommit)}}, nil
+}
+
+// InsecureDevZkSetup sets up m's circuit with the chain's visibility and a
+// single-party setup (zk.Setup with InsecureDevSetup): whoever runs it can
 // forge proofs, so it serves in-process demos, tests and benchmarks only.
-// It returns the prover and the registration to send.
 func InsecureDevZkSetup(m *model.Model, system string) (*ZkSetup, error) {
-	g, err := zk.FromModel(m)
+	a, err := zk.Setup(m, zk.SetupOptions{System: system, Vis: zk.ChainVisibility, InsecureDevSetup: true})
 	if err != nil {
 		return nil, err
 	}
-	ccs, err := zk.Compile(g, zk.ChainVisibility, system)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := zk.InsecureDevSetup(system, ccs)
-	if err != nil {
-		return nil, err
-	}
-	p, err := zk.NewProver(system, g, zk.ChainVisibility, ccs, keys.PK)
-	if err != nil {
-		return nil, err
-	}
-	wc, err := g.WeightsCommitment()
-	if err != nil {
-		return nil, err
-	}
-	return &ZkSetup{Prover: NewZkProver(m, p), Register: tx.MsgZkRegister{System: system, VerifyingKey: keys.VK, WeightsCommit: tx.DataHash(wc)}}, nil
+	return ZkSetupOf(a)
 }
