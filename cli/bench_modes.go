@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/consensys/gnark/logger"
 	"github.com/spf13/cobra"
 
 	"github.com/provena/provena/model"
@@ -78,6 +79,7 @@ quantized model and its artifact.`,
 					return err
 				}
 			case devSetup:
+				logger.Disable() // gnark logs every solve and prove at debug level
 				start := time.Now()
 				if !asJSON {
 					fmt.Fprintf(cmd.ErrOrStderr(), "zk: compiling the circuit and running a single-party %s setup (INSECURE: for benchmarks only)…\n", system)
