@@ -224,9 +224,15 @@ func TestTeeJobs(t *testing.T) {
 		t.Fatalf("job 2: %s worker %s", j.State, j.Worker)
 	}
 	ok(v.send(req, tx.MsgJobDeliverInput{Job: 2, Sealed: tx.DataHash{0x5b}}, wc.key, tx.MsgRegisterWorker{Bond: 5000}, wc.key, reg(wc, blockTime(10))))
+	// Block 10: the owner revokes the measurement before the result: it
+	// no longer counts (block 11 allows it again).
+	post2 := tx.MsgTeePostResult{Job: 2, OutputRoots: outs, SealedOutput: sealedOut, Signature: teeSign(wa.key, 2, [32]byte{0xcc}, outs, sealedOut)}
+	res = v.send(own, revoke, wa.key, post2)
+	expectCode(t, res[0], app.CodeOK, "")
+	expectCode(t, res[1], app.CodeTeeNotAllowed, "no longer allowed")
+	ok(v.send(own, allow))
 	// Block 13: wa's attestation went stale at blockTime(12).
 	v.until(12)
-	post2 := tx.MsgTeePostResult{Job: 2, OutputRoots: outs, SealedOutput: sealedOut, Signature: teeSign(wa.key, 2, [32]byte{0xcc}, outs, sealedOut)}
 	res = v.send(wa.key, post2)
 	expectCode(t, res[0], app.CodeTeeStale, "stale")
 	// The worker misses its deadline (block 19): slashed at block 20, and
