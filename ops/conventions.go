@@ -32,6 +32,14 @@ package ops
 // feed an addition are rounded to float32 before the addition (no fused
 // multiply-add on any path). Elementwise transcendental functions come from
 // internal/fmath. Ctx.Threads only splits independent outputs.
+//
+// # Outputs own their buffers
+//
+// Run returns output tensors whose data no other tensor shares (never an
+// input, never a slice of one array cut into several outputs): the
+// executor recycles a dead float32 output's whole buffer, capacity
+// included, into later outputs (Recycle). Outputs come from newOut (zeroed)
+// or newOutDirty (for kernels that write every element).
 const (
 	OpsetAttr    = "_opset"
 	OutputsAttr  = "_outputs"

@@ -1,7 +1,9 @@
 package ops
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/provena/provena/tensor"
@@ -9,38 +11,67 @@ import (
 
 // Fresh output buffers are the largest single cost of running a small model
 // (page faults, zeroing and garbage collection: about a third of PP-OCRv4
-// rec's CPU time). The executor therefore hands dead float32 activations
-// back with Recycle and newOut hands them out again for outputs of the same
-// length. A reused buffer is zeroed first, so every kernel still starts from
+// rec's CPU time). While a run is in progress (between BeginRecycling and
+// EndRecycling) the executor therefore hands dead float32 activations back
+// with Recycle, and newOut hands them out again for outputs of the same
+// length or a little more (at most twice: best fit, so that the pool acts
+// as an allocator over the run's activations instead of a per-shape cache
+// whose unused sizes would pile up). A reused buffer is zeroed first, so every kernel still starts from
 // the zero tensor that tensor.New gives and no bit of any result can depend
-// on reuse.
+// on reuse. The pool is emptied when the last run ends: kept between runs
+// it would count as live heap, raise the garbage collector's target and
+// with it the peak memory by more than it saves.
 var outPool struct {
 	mu    sync.Mutex
-	free  map[int][][]float32
+	free  [][]float32 // full-capacity buffers, by capacity ascending
 	bytes int
+	runs  int
 }
 
-// maxPooled bounds the memory the pool keeps between runs.
-const maxPooled = 128 << 20
+// maxPooled bounds the memory the pool holds at once. Pooled buffers count
+// as live heap for the garbage collector's target, so the pool raises the
+// peak memory (PP-OCRv4 det at 640: about 370 MiB at 64 MiB, 550 MiB at
+// 512 MiB, 220 MiB without recycling) while most of the speed comes from
+// the first tens of megabytes.
+const maxPooled = 64 << 20
+
+// BeginRecycling opens a period in which Recycle keeps buffers; runs may
+// overlap, and the pool lives until the last one calls EndRecycling.
+func BeginRecycling() {
+	outPool.mu.Lock()
+	outPool.runs++
+	outPool.mu.Unlock()
+}
+
+// EndRecycling closes a BeginRecycling period; the last one drops the pool.
+func EndRecycling() {
+	outPool.mu.Lock()
+	defer outPool.mu.Unlock()
+	if outPool.runs > 0 {
+		outPool.runs--
+	}
+	if outPool.runs == 0 {
+		outPool.free, outPool.bytes = nil, 0
+	}
+}
 
 // Recycle gives t's float32 buffer to later outputs. The caller guarantees
-// that nothing references t's data any more; other dtypes are left to the
-// garbage collector.
+// that nothing references t's data any more; other dtypes, and buffers
+// recycled outside a BeginRecycling period, are left to the garbage
+// collector.
 func Recycle(t *tensor.Tensor) {
 	if t == nil || t.DType != tensor.Float32 || len(t.F32) == 0 {
 		return
 	}
-	b := t.F32[:len(t.F32):len(t.F32)]
+	b := t.F32[:cap(t.F32)]
 	t.F32 = nil
 	outPool.mu.Lock()
 	defer outPool.mu.Unlock()
-	if outPool.bytes+4*len(b) > maxPooled {
+	if outPool.runs == 0 || outPool.bytes+4*len(b) > maxPooled {
 		return
 	}
-	if outPool.free == nil {
-		outPool.free = map[int][][]float32{}
-	}
-	outPool.free[len(b)] = append(outPool.free[len(b)], b)
+	i, _ := slices.BinarySearchFunc(outPool.free, len(b), func(e []float32, n int) int { return cmp.Compare(len(e), n) })
+	outPool.free = slices.Insert(outPool.free, i, b)
 	outPool.bytes += 4 * len(b)
 }
 
@@ -48,16 +79,16 @@ func Recycle(t *tensor.Tensor) {
 // zero is set, or nil when none is free.
 func pooledF32(n int, zero bool) []float32 {
 	outPool.mu.Lock()
-	l := outPool.free[n]
-	if len(l) == 0 {
+	i, _ := slices.BinarySearchFunc(outPool.free, n, func(e []float32, n int) int { return cmp.Compare(len(e), n) })
+	if i == len(outPool.free) || len(outPool.free[i]) > 2*n {
 		outPool.mu.Unlock()
 		return nil
 	}
-	b := l[len(l)-1]
-	l[len(l)-1] = nil
-	outPool.free[n] = l[:len(l)-1]
-	outPool.bytes -= 4 * n
+	b := outPool.free[i]
+	outPool.free = slices.Delete(outPool.free, i, i+1)
+	outPool.bytes -= 4 * len(b)
 	outPool.mu.Unlock()
+	b = b[:n]
 	if zero {
 		clear(b)
 	}

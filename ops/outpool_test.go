@@ -64,6 +64,8 @@ func TestDirtyOutputsFullyWritten(t *testing.T) {
 // TestRecycledOutputsZeroed checks that newOut hands out a recycled buffer
 // only after zeroing it, and newOutDirty only buffers of the right length.
 func TestRecycledOutputsZeroed(t *testing.T) {
+	BeginRecycling()
+	defer EndRecycling()
 	old := &tensor.Tensor{DType: tensor.Float32, Shape: []int{3, 5}, F32: make([]float32, 15)}
 	for i := range old.F32 {
 		old.F32[i] = float32(i + 1)
@@ -82,11 +84,37 @@ func TestRecycledOutputsZeroed(t *testing.T) {
 		}
 	}
 	Recycle(z)
-	d, err := newOutDirty(tensor.Float32, []int{4, 4})
-	if err != nil || len(d.F32) != 16 {
-		t.Fatalf("dirty output of 16 elements: %v, %d", err, len(d.F32))
+	d, err := newOutDirty(tensor.Float32, []int{4, 2})
+	if err != nil || len(d.F32) != 8 || cap(d.F32) != 15 {
+		t.Fatalf("dirty output of 8 elements: %v, len %d cap %d (want the 15-element buffer, best fit within 2x)", err, len(d.F32), cap(d.F32))
+	}
+	Recycle(d)
+	if b := pooledF32(7, false); b != nil {
+		t.Fatal("a 15-element buffer was handed out for 7 elements (more than twice the need)")
+	}
+	if b := pooledF32(15, true); len(b) != 15 {
+		t.Fatal("recycling a resliced buffer lost its capacity")
 	}
 	if _, err := newOutDirty(tensor.Float32, []int{-1}); err == nil {
 		t.Fatal("bad shape accepted")
+	}
+}
+
+// TestRecyclingPeriod checks that the pool keeps nothing outside a run.
+func TestRecyclingPeriod(t *testing.T) {
+	Recycle(&tensor.Tensor{DType: tensor.Float32, Shape: []int{7}, F32: make([]float32, 7)})
+	if b := pooledF32(7, true); b != nil {
+		t.Fatal("a buffer recycled outside a run was kept")
+	}
+	BeginRecycling()
+	BeginRecycling()
+	Recycle(&tensor.Tensor{DType: tensor.Float32, Shape: []int{7}, F32: make([]float32, 7)})
+	EndRecycling()
+	if outPool.bytes != 28 {
+		t.Fatalf("pool holds %d bytes while a run is open, want 28", outPool.bytes)
+	}
+	EndRecycling()
+	if outPool.bytes != 0 || outPool.free != nil {
+		t.Fatal("pool not emptied when the last run ended")
 	}
 }
