@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -244,40 +245,32 @@ func submitPrivate(ctx context.Context, cmd *cobra.Command, f *opmlFlags, e *dat
 		return err
 	}
 	fmt.Fprintf(progress, "%s job %d submitted (tx %s); waiting for a worker\n", mode, jobID, s.Hash)
-	j, err := e.waitJob(ctx, jobID, func(j *app.OpmlJob) bool { return j.State != app.OpmlJobPending })
-	if err != nil {
-		return err
-	}
-	if j.State != app.OpmlJobAwaitingInput {
-		return fmt.Errorf("%s job %d is %s (%s), not waiting for its input", mode, jobID, j.State, j.Reason)
-	}
-	if t := j.Private.Tee; t != nil {
-		sim := ""
-		if t.Simulated {
-			sim = " — SIMULATED attestation"
-		}
-		fmt.Fprintf(progress, "job %d: assigned to %s, %s enclave %s%s\n", jobID, j.Worker, t.Kind, shortHex(t.Measurement), sim)
-	} else {
-		fmt.Fprintf(progress, "job %d: assigned to prover %s\n", jobID, j.Worker)
-	}
-	sealed, err := worker.SealInput(m, in, j.Private.WorkerKey)
-	if err != nil {
-		return err
-	}
-	h, err := opmlstore.UploadSealed(ctx, http.DefaultClient, e.c.Base(), sealed)
-	if err != nil {
-		return fmt.Errorf("store the sealed input at the node: %w", err)
-	}
-	if _, err := e.send(ctx, tx.MsgJobDeliverInput{Job: jobID, Sealed: tx.DataHash(h)}); err != nil {
-		return err
-	}
-	fmt.Fprintf(progress, "job %d: input sealed to %s (%d bytes, sha256 %x) and delivered\n", jobID, j.Private.WorkerKey, len(sealed), h[:8])
-	if wait {
-		if j, err = e.waitJob(ctx, jobID, func(j *app.OpmlJob) bool { return j.State == app.OpmlJobFinal || j.State == app.OpmlJobRefunded }); err != nil {
+	// A worker that misses its deadline is slashed and the job re-drawn:
+	// the new worker needs the input sealed to its own key, so with --wait
+	// every drawing gets a delivery.
+	var (
+		j *app.OpmlJob
+		h [32]byte
+	)
+	for {
+		if j, err = e.waitJob(ctx, jobID, needsInputOrClosed); err != nil {
 			return err
 		}
-	} else if j, err = e.job(ctx, jobID); err != nil {
-		return err
+		if j.State != app.OpmlJobAwaitingInput {
+			break
+		}
+		if h, err = deliverPrivate(ctx, e, progress, m, in, j); err != nil {
+			return err
+		}
+		if !wait {
+			if j, err = e.job(ctx, jobID); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if j.State == app.OpmlJobRefunded && h == ([32]byte{}) {
+		return fmt.Errorf("%s job %d refunded before any worker took it: %s", mode, jobID, j.Reason)
 	}
 	out := map[string]any{"job": jobID, "mode": mode, "state": j.State, "tx": s.Hash, "sealed_input": hex.EncodeToString(h[:])}
 	text := fmt.Sprintf("%s job %d (%s), input delivered sealed (sha256 %x)\n", mode, jobID, j.State, h)
@@ -286,6 +279,88 @@ func submitPrivate(ctx context.Context, cmd *cobra.Command, f *opmlFlags, e *dat
 		text += "SIMULATED enclave: this result proves nothing about hardware\n"
 	}
 	return printOut(cmd, f.json, out, text)
+}
+
+// needsInputOrClosed: the job waits for a delivery to its drawn worker, or
+// is closed.
+func needsInputOrClosed(j *app.OpmlJob) bool {
+	return j.State == app.OpmlJobFinal || j.State == app.OpmlJobRefunded ||
+		(j.State == app.OpmlJobAwaitingInput && j.Private != nil && j.Private.SealedInput == (app.OpmlHash{}))
+}
+
+// deliverPrivate seals the input to the drawn worker's key, stores the
+// ciphertext at the node and records its hash on chain.
+func deliverPrivate(ctx context.Context, e *dataEnv, progress io.Writer, m *model.Model, in map[string]*tensor.Tensor, j *app.OpmlJob) ([32]byte, error) {
+	if t := j.Private.Tee; t != nil {
+		sim := ""
+		if t.Simulated {
+			sim = " — SIMULATED attestation"
+		}
+		fmt.Fprintf(progress, "job %d: assigned to %s, %s enclave %s%s\n", j.ID, j.Worker, t.Kind, shortHex(t.Measurement), sim)
+	} else {
+		fmt.Fprintf(progress, "job %d: assigned to prover %s\n", j.ID, j.Worker)
+	}
+	sealed, err := worker.SealInput(m, in, j.Private.WorkerKey)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	h, err := opmlstore.UploadSealed(ctx, http.DefaultClient, e.c.Base(), sealed)
+	if err != nil {
+		return h, fmt.Errorf("store the sealed input at the node: %w", err)
+	}
+	if _, err := e.send(ctx, tx.MsgJobDeliverInput{Job: j.ID, Sealed: tx.DataHash(h)}); err != nil {
+		return h, err
+	}
+	fmt.Fprintf(progress, "job %d: input sealed to %s (%d bytes, sha256 %x) and delivered\n", j.ID, j.Private.WorkerKey, len(sealed), h[:8])
+	return h, nil
+}
+
+func newJobDeliverCmd() *cobra.Command {
+	f := &opmlFlags{}
+	var inputs []string
+	cmd := &cobra.Command{
+		Use:   "deliver ID --input x.npy --from REQUESTER",
+		Short: "Deliver a tee or zk job's input, sealed to the worker drawn for it (job submit does this itself; use it after a re-draw)",
+		Args:  cobra.ExactArgs(1),
+		RunE: opmlRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("job id %q: %w", args[0], err)
+			}
+			j, err := e.job(ctx, id)
+			if err != nil {
+				return err
+			}
+			if j == nil {
+				return fmt.Errorf("no job %d", id)
+			}
+			if !needsInputOrClosed(j) || j.State != app.OpmlJobAwaitingInput {
+				return fmt.Errorf("job %d (%s, %s) is not waiting for its input", id, j.ModeName(), j.State)
+			}
+			m, err := f.fetcher(e).Model(ctx, j.ModelID)
+			if err != nil {
+				return err
+			}
+			in, err := loadModelInputs(m, inputs)
+			if err != nil {
+				return err
+			}
+			progress := cmd.ErrOrStderr()
+			if f.json {
+				progress = io.Discard
+			}
+			h, err := deliverPrivate(ctx, e, progress, m, in, j)
+			if err != nil {
+				return err
+			}
+			return printOut(cmd, f.json, map[string]any{"job": id, "sealed_input": hex.EncodeToString(h[:]), "worker": j.Worker.String()},
+				fmt.Sprintf("job %d: input delivered sealed to %s (sha256 %x)\n", id, j.Worker, h))
+		}),
+	}
+	f.add(cmd, true)
+	cmd.Flags().StringSliceVar(&inputs, "input", nil, "input .npy/.json (or name=path), repeatable")
+	cmd.MarkFlagRequired("input")
+	return cmd
 }
 
 // findPrivateJob finds the newest job of the sender in mode with the given

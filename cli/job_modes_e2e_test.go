@@ -218,6 +218,9 @@ func TestPrivateJobsLeaveNoPlaintext(t *testing.T) {
 	if js.Mode != app.JobModeTee || js.Summary.FinalBlocks < 1 || js.Summary.Txs != 3 || js.Summary.PaidUpv != 150 || js.Summary.InputVisible {
 		t.Fatalf("job show --json summary %+v", js.Summary)
 	}
+	if _, err := teeRunCLI(append([]string{"job", "deliver", "1", "--input", in, "--from", "carol"}, common...)...); err == nil || !strings.Contains(err.Error(), "not waiting for its input") {
+		t.Fatalf("job deliver on a final job: %v", err)
+	}
 	y := filepath.Join(dir, "out", "y.npy")
 	if out := must("job", "output", "1", "-o", y, "--from", "carol"); !strings.Contains(out, "matches the roots the enclave signed") {
 		t.Fatalf("job output:\n%s", out)

@@ -171,7 +171,7 @@ func newModelRegisterCmd() *cobra.Command {
 
 func newJobCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "job", Short: "Submit and inspect verified inference jobs: optimistic, tee or zk (see docs/opml.md)"}
-	cmd.AddCommand(newJobSubmitCmd(), newJobShowCmd(), newJobOutputCmd())
+	cmd.AddCommand(newJobSubmitCmd(), newJobShowCmd(), newJobOutputCmd(), newJobDeliverCmd())
 	return cmd
 }
 
