@@ -10,10 +10,14 @@ import (
 	"path/filepath"
 
 	"github.com/provena/provena/app"
+	"github.com/provena/provena/conformance"
 	"github.com/provena/provena/model"
+	"github.com/provena/provena/npy"
+	"github.com/provena/provena/onnx"
 	"github.com/provena/provena/opml"
 	"github.com/provena/provena/opml/opmltest"
 	"github.com/provena/provena/opmlstore"
+	"github.com/provena/provena/quant"
 	"github.com/provena/provena/tee/sim"
 	"github.com/provena/provena/tensor"
 	"github.com/provena/provena/tx"
@@ -88,13 +92,20 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 		return nil, err
 	}
 	in := opmltest.Input(3)
+	registered := true // the opML part registered it
 	var zkSetup *worker.ZkSetup
-	if demoZkArtifact != "" {
+	if demoZkArtifact == "" {
+		if qm, qin, err := demoMNIST(); err == nil {
+			m, in, registered = qm, qin, false
+		} else {
+			fmt.Fprintf(w, "\n(the quantized MNIST model is not available: %v; using the opML part's model)\n", err)
+		}
+	} else {
 		a, err := openChainArtifact(demoZkArtifact)
 		if err != nil {
 			return nil, err
 		}
-		m = a.Model
+		m, registered = a.Model, false
 		if zkSetup, err = zkSetupFor(demoZkArtifact, m); err != nil {
 			return nil, err
 		}
@@ -129,13 +140,16 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 		msg         tx.Msg
 	}
 	var first []demoMsg
-	if zkSetup != nil {
+	if !registered {
 		if err := store.PutModel(m); err != nil {
 			return rec, err
 		}
 		if err := opmlstore.UploadModel(ctx, http.DefaultClient, d.c.Base(), m); err != nil {
 			return rec, err
 		}
+		first = append(first, demoMsg{"alice", "alice registers the quantized model, fee 50 upv a job", worker.RegisterModelMsg(m, 50)})
+	}
+	if zkSetup != nil {
 		akeys, err := worker.SimulatedKeys(d.privs["alice"])
 		if err != nil {
 			return rec, err
@@ -143,7 +157,6 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 		reg := zkSetup.Register
 		reg.ModelID, reg.Prover, reg.ProverKey = tx.DataHash(m.ID()), d.addrs["alice"], akeys.Identity.Recipient().String()
 		first = append(first,
-			demoMsg{"alice", "alice registers the quantized model, fee 50 upv a job", worker.RegisterModelMsg(m, 50)},
 			demoMsg{"alice", fmt.Sprintf("alice registers its %s circuit (verifying key %d bytes; weights stay with her worker, the prover)", reg.System, len(reg.VerifyingKey)), reg},
 			demoMsg{"alice", "alice bonds 10,000 upv: her worker proves zk jobs", tx.MsgRegisterWorker{Bond: 10_000}})
 	}
@@ -267,7 +280,10 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 	rec.JobIDs = append(rec.JobIDs, id)
 
 	if zkSetup == nil {
-		rec.ZkNote = "skipped: zk needs a quantized model and its circuit's artifact (provena model quantize, provena zk setup; then provena demo --zk m.zk); the opML part's model is float32"
+		rec.ZkNote = "skipped: it needs the model's circuit set up beforehand (provena zk setup m.q.pvm, minutes for the MNIST MLP on 2 cores; then provena demo --zk m.zk)"
+		if m.Nodes[0].OpType != "QQuantize" {
+			rec.ZkNote = "skipped: zk needs a quantized model and its circuit's artifact (provena model quantize, provena zk setup; then provena demo --zk m.zk); this model is float32"
+		}
 	} else {
 		commit, err := worker.ZkInputCommit(m, in[m.Inputs[0].Name])
 		if err != nil {
@@ -313,6 +329,42 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 		fmt.Fprintf(w, "%-11s %s\n", "zk", rec.ZkNote)
 	}
 	return rec, nil
+}
+
+// demoMNIST is the fixtures' MNIST MLP quantized to int8 on its
+// calibration images, and the first test image.
+func demoMNIST() (*model.Model, map[string]*tensor.Tensor, error) {
+	dir, _ := conformance.Dir()
+	if dir == "" {
+		return nil, nil, fmt.Errorf("no fixture directory")
+	}
+	dir = filepath.Join(dir, "mnist")
+	f, err := onnx.ImportFile(filepath.Join(dir, "mlp.onnx"), onnx.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	cal, err := quant.LoadSamples(f, filepath.Join(dir, "calib"))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := quant.Calibrate(f, cal, quant.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	q, _, err := quant.Quantize(f, c, quant.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	fh, err := os.Open(filepath.Join(dir, "sample", "0.npy"))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fh.Close()
+	x, err := npy.Read(fh)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, map[string]*tensor.Tensor{q.Inputs[0].Name: x}, nil
 }
 
 // demoInput is a deterministic input for m's one float input, values in
