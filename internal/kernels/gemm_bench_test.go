@@ -21,3 +21,18 @@ func BenchmarkGemmShapes(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBinaryRow times the elementwise row kernel on an L2-resident row
+// (same-shape operands and a broadcast scalar).
+func BenchmarkBinaryRow(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x, y, o := randSlice(r, 8192), randSlice(r, 8192), make([]float32, 8192)
+	for _, sb := range []int{1, 0} {
+		b.Run(fmt.Sprintf("mul-sb%d", sb), func(b *testing.B) {
+			b.SetBytes(4 * 8192)
+			for b.Loop() {
+				BinaryRow(OpMul, o, x, y, 1, sb)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -97,6 +98,29 @@ func TestClipPathsAgree(t *testing.T) {
 				if math.Float32bits(w) != math.Float32bits(want[i]) {
 					t.Fatalf("clip reference element %d", i)
 				}
+			}
+		}
+	}
+}
+
+// TestBinaryPathsAgree compares BinaryRow with the scalar loop for every
+// operator, stride pattern and tail length, including NaN, infinities,
+// signed zeros and division by zero.
+func TestBinaryPathsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)), 1e-38, 3e38}
+	for _, op := range []int{OpAdd, OpSub, OpMul, OpDiv} {
+		for _, st := range [][2]int{{1, 1}, {1, 0}, {0, 1}} {
+			for _, n := range []int{1, 7, 8, 9, 16, 37, 64} {
+				a, b := randSlice(r, n), randSlice(r, n)
+				for i := 0; i < n; i += 3 {
+					a[i] = special[i%len(special)]
+					b[(i+1)%n] = special[(i+2)%len(special)]
+				}
+				got, want := make([]float32, n), make([]float32, n)
+				BinaryRow(op, got, a, b, st[0], st[1])
+				binScalar(op, want, a, b, st[0], st[1])
+				sameBits(t, fmt.Sprintf("op %d strides %v n %d", op, st, n), got, want)
 			}
 		}
 	}

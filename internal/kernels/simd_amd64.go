@@ -199,39 +199,101 @@ func dwAVX2(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw
 	}
 }
 
+// binAVX2 runs one tight loop per operator and stride pattern: a switch
+// or a stride test inside the loop costs more than the arithmetic on rows
+// that sit in cache.
 func binAVX2(op int, o, a, b []float32, sa, sb int) {
-	n := len(o)
-	j := 0
-	var va, vb f8
-	if sa == 0 {
-		va = bc8(a[0])
-	}
-	if sb == 0 {
-		vb = bc8(b[0])
-	}
-	for ; j+8 <= n; j += 8 {
-		x, y := va, vb
-		if sa == 1 {
-			x = load8(a[j:])
+	n := len(o) &^ 7
+	if n > 0 {
+		switch {
+		case sa == 1 && sb == 1:
+			binVV(op, o[:n], a[:n], b[:n])
+		case sa == 1 && sb == 0:
+			binVS(op, o[:n], a[:n], b[0])
+		case sa == 0 && sb == 1:
+			binSV(op, o[:n], a[0], b[:n])
+		default:
+			n = 0
 		}
-		if sb == 1 {
-			y = load8(b[j:])
-		}
-		var r f8
-		switch op {
-		case OpAdd:
-			r = x.Add(y)
-		case OpSub:
-			r = x.Sub(y)
-		case OpMul:
-			r = x.Mul(y)
-		case OpDiv:
-			r = x.Div(y)
-		}
-		r.StoreSlice(o[j:])
 	}
-	if j < n {
-		binScalar(op, o[j:], a[j*sa:], b[j*sb:], sa, sb)
+	if n < len(o) {
+		binScalar(op, o[n:], a[n*sa:], b[n*sb:], sa, sb)
+	}
+}
+
+// ptr8 is the 8 floats at s[i:]; callers have checked i+8 <= len(s).
+func ptr8(s []float32, i int) *[8]float32 {
+	return (*[8]float32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), 4*i))
+}
+
+// binVV: len(o) == len(a) == len(b), a multiple of 8.
+func binVV(op int, o, a, b []float32) {
+	a, b = a[:len(o)], b[:len(o)]
+	switch op {
+	case OpAdd:
+		for j := 0; j+8 <= len(o); j += 8 {
+			archsimd.LoadFloat32x8(ptr8(a, j)).Add(archsimd.LoadFloat32x8(ptr8(b, j))).Store(ptr8(o, j))
+		}
+	case OpSub:
+		for j := 0; j+8 <= len(o); j += 8 {
+			archsimd.LoadFloat32x8(ptr8(a, j)).Sub(archsimd.LoadFloat32x8(ptr8(b, j))).Store(ptr8(o, j))
+		}
+	case OpMul:
+		for j := 0; j+8 <= len(o); j += 8 {
+			archsimd.LoadFloat32x8(ptr8(a, j)).Mul(archsimd.LoadFloat32x8(ptr8(b, j))).Store(ptr8(o, j))
+		}
+	case OpDiv:
+		for j := 0; j+8 <= len(o); j += 8 {
+			archsimd.LoadFloat32x8(ptr8(a, j)).Div(archsimd.LoadFloat32x8(ptr8(b, j))).Store(ptr8(o, j))
+		}
+	}
+}
+
+// binVS: o[j] = a[j] op y.
+func binVS(op int, o, a []float32, y float32) {
+	a = a[:len(o)]
+	vy := bc8(y)
+	switch op {
+	case OpAdd:
+		for j := 0; j+8 <= len(o); j += 8 {
+			archsimd.LoadFloat32x8(ptr8(a, j)).Add(vy).Store(ptr8(o, j))
+		}
+	case OpSub:
+		for j := 0; j+8 <= len(o); j += 8 {
+			archsimd.LoadFloat32x8(ptr8(a, j)).Sub(vy).Store(ptr8(o, j))
+		}
+	case OpMul:
+		for j := 0; j+8 <= len(o); j += 8 {
+			archsimd.LoadFloat32x8(ptr8(a, j)).Mul(vy).Store(ptr8(o, j))
+		}
+	case OpDiv:
+		for j := 0; j+8 <= len(o); j += 8 {
+			archsimd.LoadFloat32x8(ptr8(a, j)).Div(vy).Store(ptr8(o, j))
+		}
+	}
+}
+
+// binSV: o[j] = x op b[j].
+func binSV(op int, o []float32, x float32, b []float32) {
+	b = b[:len(o)]
+	vx := bc8(x)
+	switch op {
+	case OpAdd:
+		for j := 0; j+8 <= len(o); j += 8 {
+			vx.Add(archsimd.LoadFloat32x8(ptr8(b, j))).Store(ptr8(o, j))
+		}
+	case OpSub:
+		for j := 0; j+8 <= len(o); j += 8 {
+			vx.Sub(archsimd.LoadFloat32x8(ptr8(b, j))).Store(ptr8(o, j))
+		}
+	case OpMul:
+		for j := 0; j+8 <= len(o); j += 8 {
+			vx.Mul(archsimd.LoadFloat32x8(ptr8(b, j))).Store(ptr8(o, j))
+		}
+	case OpDiv:
+		for j := 0; j+8 <= len(o); j += 8 {
+			vx.Div(archsimd.LoadFloat32x8(ptr8(b, j))).Store(ptr8(o, j))
+		}
 	}
 }
 
