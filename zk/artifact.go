@@ -141,6 +141,26 @@ type Proof struct {
 	Bytes []byte
 }
 
+// Prover returns the artifact's prover (the proving key decoded once).
+func (a *Artifact) Prover() (*Prover, error) {
+	if a.prover == nil {
+		p, err := NewProver(a.System, a.Graph, a.Vis, a.CCS, a.PK)
+		if err != nil {
+			return nil, err
+		}
+		a.prover = p
+	}
+	return a.prover, nil
+}
+
+// Public is the chain's view of a proof made under ChainVisibility.
+func (p *Proof) Public() (Public, error) {
+	if p.Vis != ChainVisibility {
+		return Public{}, fmt.Errorf("zk: proof visibility %v is not the chain's (%v)", p.Vis, ChainVisibility)
+	}
+	return Public{WeightsCommit: p.WeightsCommit, InputCommit: p.InputCommit, Output: p.Output}, nil
+}
+
 // Prove proves one input: a float tensor goes through the model's QQuantize
 // first, an int8 tensor is the circuit input itself.
 func (a *Artifact) Prove(input *tensor.Tensor) (*Proof, error) {
@@ -148,12 +168,11 @@ func (a *Artifact) Prove(input *tensor.Tensor) (*Proof, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.prover == nil {
-		if a.prover, err = NewProver(a.System, a.Graph, a.Vis, a.CCS, a.PK); err != nil {
-			return nil, err
-		}
+	pr, err := a.Prover()
+	if err != nil {
+		return nil, err
 	}
-	st, b, err := a.prover.Prove(x)
+	st, b, err := pr.Prove(x)
 	if err != nil {
 		return nil, err
 	}

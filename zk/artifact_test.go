@@ -118,7 +118,14 @@ func TestArtifactRoundTrip(t *testing.T) {
 	if err := a.Verify(p2); err != nil {
 		t.Fatalf("decoded proof: %v", err)
 	}
-	if err := Verify(Groth16, a.VK, p.Bytes, Public{WeightsCommit: a.WeightsCommit, InputCommit: p.InputCommit, Output: p.Output}); err != nil {
+	pub, err := p.Public()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.WeightsCommit != a.WeightsCommit {
+		t.Fatal("proof's weights commitment is not the artifact's")
+	}
+	if err := Verify(Groth16, a.VK, p.Bytes, pub); err != nil {
 		t.Fatalf("chain API: %v", err)
 	}
 	// the proof's output is the runtime's
