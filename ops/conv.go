@@ -290,41 +290,6 @@ func convRun(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 	})
 }
 
-// depthwiseStrided is one channel of a strided depthwise convolution over
-// the padded plane xp (hp rows of wp). For each kernel column j it gathers
-// the columns that tap reads, xj[r][xo] = xp[r][xo*sW + j*dW], then adds
-// the taps to each output row in the canonical order (bias, then i, then
-// j), one product-then-add per tap as the scalar formula does, with the
-// vector row kernel.
-func depthwiseStrided(p *convParams, xp []float32, wp, hp int, wc []float32, b float32, o []float32) {
-	ow := p.ow
-	gp := getScratch(p.kw * hp * ow)
-	g := *gp
-	for j := 0; j < p.kw; j++ {
-		gj := g[j*hp*ow : (j+1)*hp*ow]
-		for r := 0; r < hp; r++ {
-			src := xp[r*wp+j*p.dw:]
-			dst := gj[r*ow : (r+1)*ow]
-			for xo := range dst {
-				dst[xo] = src[xo*p.sw]
-			}
-		}
-	}
-	for y := 0; y < p.oh; y++ {
-		orow := o[y*ow : (y+1)*ow]
-		for xo := range orow {
-			orow[xo] = b
-		}
-		for i := 0; i < p.kh; i++ {
-			r := y*p.sh + i*p.dh
-			for j := 0; j < p.kw; j++ {
-				kernels.AxpyRow(orow, g[(j*hp+r)*ow:(j*hp+r+1)*ow], wc[i*p.kw+j])
-			}
-		}
-	}
-	putScratch(gp)
-}
-
 // im2col fills col[r*bw+q] for kernel row r = (ic*kH+i)*kW+j and output
 // pixel j0+q with the input value that tap reads, or +0 in the padding. It
 // works one output row segment at a time: the in-bounds taps of a segment
@@ -403,7 +368,18 @@ func convDepthwise(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 		if p.sh == 1 && p.sw == 1 {
 			kernels.DepthwiseS1(o, p.oh, p.ow, xp, wp, wc, p.kh, p.kw, p.dh, p.dw, b)
 		} else {
-			depthwiseStrided(p, xp, wp, hp, wc, b, o)
+			for y := 0; y < p.oh; y++ {
+				for xo := 0; xo < p.ow; xo++ {
+					s := b
+					for i := 0; i < p.kh; i++ {
+						row := xp[(y*p.sh+i*p.dh)*wp+xo*p.sw:]
+						for j := 0; j < p.kw; j++ {
+							s += float32(wc[i*p.kw+j] * row[j*p.dw])
+						}
+					}
+					o[y*p.ow+xo] = s
+				}
+			}
 		}
 		putScratch(sp)
 	})

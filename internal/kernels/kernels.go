@@ -45,7 +45,7 @@ var (
 // dispatch (false). Tests use it to compare paths in one binary.
 func SetPurego(force bool) {
 	if force {
-		gemmImpl, dwImpl, binImpl, clipImpl, axpyImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, axpyScalar, "purego"
+		gemmImpl, dwImpl, binImpl, clipImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, "purego"
 		return
 	}
 	selectImpl()
@@ -154,18 +154,5 @@ func clipScalar(o, x []float32, lo, hi float32) {
 			v = hi
 		}
 		o[j] = v
-	}
-}
-
-// AxpyRow computes o[j] += float32(w * x[j]): the product rounded, then the
-// add, as every convolution accumulates one tap.
-func AxpyRow(o, x []float32, w float32) { axpyImpl(o, x, w) }
-
-var axpyImpl = axpyScalar
-
-func axpyScalar(o, x []float32, w float32) {
-	x = x[:len(o)]
-	for j, v := range x {
-		o[j] += float32(w * v)
 	}
 }

@@ -125,21 +125,3 @@ func TestBinaryPathsAgree(t *testing.T) {
 		}
 	}
 }
-
-func TestAxpyPathsAgree(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 10))
-	for _, n := range []int{1, 7, 8, 9, 33} {
-		for _, w := range []float32{0.37, -1e-20, float32(math.Inf(1)), 0} {
-			x, o := randSlice(r, n), randSlice(r, n)
-			got, want := append([]float32(nil), o...), append([]float32(nil), o...)
-			AxpyRow(got, x, w)
-			axpyScalar(want, x, w)
-			sameBits(t, fmt.Sprintf("axpy n %d w %g", n, w), got, want)
-			for j := range x {
-				if math.Float32bits(want[j]) != math.Float32bits(o[j]+float32(w*x[j])) {
-					t.Fatalf("axpy reference element %d", j)
-				}
-			}
-		}
-	}
-}

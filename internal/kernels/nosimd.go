@@ -3,5 +3,5 @@
 package kernels
 
 func selectImpl() {
-	gemmImpl, dwImpl, binImpl, clipImpl, axpyImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, axpyScalar, "purego"
+	gemmImpl, dwImpl, binImpl, clipImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, "purego"
 }

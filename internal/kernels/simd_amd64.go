@@ -11,10 +11,10 @@ import (
 // AVX2 kernels run (with identical bits) on AVX-512 CPUs.
 func selectImpl() {
 	if archsimd.X86.AVX2() {
-		gemmImpl, dwImpl, binImpl, clipImpl, axpyImpl, path = gemmAVX2, dwAVX2, binAVX2, clipAVX2, axpyAVX2, "avx2"
+		gemmImpl, dwImpl, binImpl, clipImpl, path = gemmAVX2, dwAVX2, binAVX2, clipAVX2, "avx2"
 		return
 	}
-	gemmImpl, dwImpl, binImpl, clipImpl, axpyImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, axpyScalar, "purego"
+	gemmImpl, dwImpl, binImpl, clipImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, "purego"
 }
 
 type f8 = archsimd.Float32x8
@@ -313,18 +313,5 @@ func clipAVX2(o, x []float32, lo, hi float32) {
 	}
 	if j < n {
 		clipScalar(o[j:], x[j:], lo, hi)
-	}
-}
-
-func axpyAVX2(o, x []float32, w float32) {
-	n := len(o)
-	x = x[:n]
-	vw := bc8(w)
-	j := 0
-	for ; j+8 <= n; j += 8 {
-		archsimd.LoadFloat32x8(ptr8(o, j)).Add(vw.Mul(archsimd.LoadFloat32x8(ptr8(x, j)))).Store(ptr8(o, j))
-	}
-	if j < n {
-		axpyScalar(o[j:], x[j:], w)
 	}
 }
