@@ -503,9 +503,8 @@ func loadCeremonyCircuit(dir string) (constraint.ConstraintSystem, error) {
 	return zk.ReadR1CS(filepath.Join(dir, "circuit.r1cs"))
 }
 
-// loadCeremony reads a ceremony directory for zk setup: the sealed phase 1
-// and the phase-2 contributions (phase 1 was verified when it was sealed;
-// re-verify it with provena zk ceremony seal on a copy to audit).
+// loadCeremony reads a ceremony directory for zk setup: both phases'
+// contributions, the phase-1 beacon and the sealed phase 1.
 func loadCeremony(dir string) (*zk.Ceremony, string, error) {
 	info, err := readCeremonyInfo(dir)
 	if err != nil {
@@ -520,6 +519,22 @@ func loadCeremony(dir string) (*zk.Ceremony, string, error) {
 		return nil, "", err
 	}
 	c := &zk.Ceremony{Domain: info.Domain, Commons: commons}
+	// setup re-verifies phase 1 too and checks it seals to commons.bin, so
+	// whoever makes the keys audits the whole transcript
+	if c.Beacon1, err = hex.DecodeString(info.Beacon1); err != nil {
+		return nil, "", fmt.Errorf("ceremony %s: beacon1: %w", dir, err)
+	}
+	p1, err := ceremonyFiles(dir, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, f := range p1 {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, "", err
+		}
+		c.Phase1 = append(c.Phase1, b)
+	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
