@@ -365,9 +365,16 @@ func convDepthwise(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 		}
 		wc := w[ch*kk : (ch+1)*kk]
 		o := out[task*p.oh*p.ow : (task+1)*p.oh*p.ow]
-		if p.sh == 1 && p.sw == 1 {
+		switch {
+		case p.sh == 1 && p.sw == 1:
 			kernels.DepthwiseS1(o, p.oh, p.ow, xp, wp, wc, p.kh, p.kw, p.dh, p.dw, b)
-		} else {
+		case p.sw == 1:
+			// A vertical stride (rec's (2, 1)) is the stride-1 kernel on one
+			// output row at a time, starting at input row y*sH.
+			for y := 0; y < p.oh; y++ {
+				kernels.DepthwiseS1(o[y*p.ow:(y+1)*p.ow], 1, p.ow, xp[y*p.sh*wp:], wp, wc, p.kh, p.kw, p.dh, p.dw, b)
+			}
+		default:
 			for y := 0; y < p.oh; y++ {
 				for xo := 0; xo < p.ow; xo++ {
 					s := b
