@@ -29,7 +29,7 @@ func sameBits(t *testing.T, what string, got, want []float32) {
 func TestGemmPathsAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	t.Logf("kernel path %s", Path())
-	for _, sz := range [][3]int{{1, 1, 1}, {4, 16, 3}, {5, 17, 7}, {7, 40, 33}, {13, 8, 0}, {3, 100, 9}, {33, 67, 129}} {
+	for _, sz := range [][3]int{{1, 1, 1}, {4, 16, 3}, {5, 17, 7}, {7, 40, 33}, {13, 8, 0}, {3, 100, 9}, {33, 67, 129}, {6, 16, 1}, {12, 32, 2}, {18, 48, 300}} {
 		m, n, k := sz[0], sz[1], sz[2]
 		lda, ldb, ldc := k+1, n+3, n+2
 		a, b := randSlice(r, m*lda), randSlice(r, k*ldb+1)

@@ -35,6 +35,13 @@ func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []fl
 		if pack {
 			pp = scratch(k * 16)
 		}
+		// Rows in groups of six for the assembly tile, a packed once.
+		m6 := m / 6 * 6
+		var ap *[]float32
+		if m6 > 0 {
+			ap = scratch(m6 * k)
+			packA6(*ap, a, lda, m6, k)
+		}
 		for ; j+16 <= n; j += 16 {
 			panel, ldp := b[j:], ldb
 			if pack {
@@ -42,6 +49,9 @@ func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []fl
 				packPanel16(panel, b[j:], ldb, k)
 			}
 			i := 0
+			for ; i+6 <= m; i += 6 {
+				tile6x16(k, (*ap)[i*k:(i+6)*k], panel, ldp, bias, i, c[i*ldc+j:], ldc)
+			}
 			for ; i+4 <= m; i += 4 {
 				tile4x16(k, a[i*lda:], lda, panel, ldp, biasAt(bias, i, 4), c[i*ldc+j:], ldc)
 			}
@@ -52,6 +62,9 @@ func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []fl
 		if pack {
 			putScratch(pp)
 		}
+		if ap != nil {
+			putScratch(ap)
+		}
 	}
 	for ; j+8 <= n; j += 8 {
 		for i := 0; i < m; i++ {
@@ -61,6 +74,35 @@ func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []fl
 	if j < n {
 		gemmScalar(m, n-j, k, a, lda, b[j:], ldb, bias, c[j:], ldc)
 	}
+}
+
+// packA6 writes rows 0..m6-1 of a (m6 a multiple of 6) as blocks of six
+// rows, each block k groups of the six rows' values at one p.
+func packA6(dst, a []float32, lda, m6, k int) {
+	for i := 0; i < m6; i += 6 {
+		blk := dst[i*k : (i+6)*k]
+		for r := 0; r < 6; r++ {
+			row := a[(i+r)*lda : (i+r)*lda+k]
+			for p, v := range row {
+				blk[p*6+r] = v
+			}
+		}
+	}
+}
+
+//go:noescape
+func tile6x16asm(k int, a *float32, b *float32, ldb int, bias *float32, c *float32, ldc int)
+
+// tile6x16 checks the bounds the assembly relies on, then runs it.
+func tile6x16(k int, ablk []float32, panel []float32, ldp int, bias []float32, i int, c []float32, ldc int) {
+	var bz [6]float32
+	if bias != nil {
+		copy(bz[:], bias[i:i+6])
+	}
+	ablk = ablk[:6*k]
+	panel = panel[:(k-1)*ldp+16]
+	c = c[:5*ldc+16]
+	tile6x16asm(k, unsafe.SliceData(ablk), unsafe.SliceData(panel), ldp, &bz[0], unsafe.SliceData(c), ldc)
 }
 
 func biasAt(bias []float32, i, n int) [4]float32 {
