@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/test"
 	"github.com/provena/provena/tensor"
 )
@@ -166,5 +167,39 @@ func TestCircuitRejectsWrongStatements(t *testing.T) {
 				t.Fatal("wrong statement solved")
 			}
 		})
+	}
+}
+
+// TestWeightRangeRejectsOutOfRange solves the real R1CS (with the range
+// checker's commitment) on weights outside int8, with weights private so
+// that no commitment check can catch them first.
+func TestWeightRangeRejectsOutOfRange(t *testing.T) {
+	g := tinyGraph(t)
+	vis := Visibility{Input: VisPrivate, Weights: VisPrivate, Output: VisPublic}
+	ccs, err := Compile(g, vis, Groth16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tinyInput(8)
+	_, a, err := g.statement(vis, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	solve := func(a *Circuit) error {
+		w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ccs.IsSolved(w)
+	}
+	if err := solve(a); err != nil {
+		t.Fatalf("honest assignment: %v", err)
+	}
+	for _, v := range []int64{128, 300, -129} {
+		b := &Circuit{Pub: a.Pub, Priv: append(a.Priv[:0:0], a.Priv...)}
+		b.Priv[len(x)] = v
+		if err := solve(b); err == nil {
+			t.Errorf("weight %d solved", v)
+		}
 	}
 }
