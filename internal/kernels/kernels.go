@@ -1,6 +1,8 @@
 // Package kernels owns the float32 compute kernels behind Conv, MatMul and
 // Gemm: a portable scalar reference and, when built with GOEXPERIMENT=simd on
-// amd64 (and without the purego tag), AVX2 versions chosen at run time.
+// amd64 (and without the purego tag), AVX2 versions chosen at run time
+// (simd/archsimd, and one GEMM tile in assembly where the compiler would
+// spill).
 //
 // Every kernel vectorizes across independent outputs only: each SIMD lane
 // performs exactly the scalar reference's sequence of float32 operations for
