@@ -39,7 +39,9 @@ verifies it (best of 5), and prints constraints, constraints per
 multiply-accumulate, times, sizes and the process's peak RSS (VmHWM, which
 only grows: later rows include earlier peaks). Visibilities are separated by
 ';' (default: the chain's, input=hashed,weights=hashed,output=public).
-Without --input the input is deterministic pseudo-random in [-1, 1].`,
+Without --input the input is deterministic pseudo-random in [-1, 1].
+PLONK pays for additions, so its circuits are several times larger: on the
+MNIST MLP with hashed weights expect minutes and several GB (docs/zk.md).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := model.Load(args[0])

@@ -254,10 +254,10 @@ func newZkVerifyCmd() *cobra.Command {
 			start := time.Now()
 			verr := a.Verify(p)
 			type out struct {
-				Valid  bool    `json:"valid"`
-				Error  string  `json:"error,omitempty"`
-				MS     float64 `json:"verify_ms"`
-				Public zkProveOut
+				Valid  bool       `json:"valid"`
+				Error  string     `json:"error,omitempty"`
+				MS     float64    `json:"verify_ms"`
+				Public zkProveOut `json:"public"`
 			}
 			o := out{Valid: verr == nil, MS: float64(time.Since(start).Microseconds()) / 1000, Public: proveOut(args[1], p, 0)}
 			if verr != nil {
