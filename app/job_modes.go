@@ -1,7 +1,6 @@
 package app
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -96,48 +95,15 @@ func (j *OpmlJob) IsPrivate() bool { return j.Mode == JobModeTee || j.Mode == Jo
 
 // jobNewPrivate escrows and stores a new private-mode job.
 func jobNewPrivate(ctx *Context, sender tx.Address, mode string, modelID [32]byte, inputsRoot [32]byte, workerFee uint64, priv *JobPrivate) (*OpmlJob, error) {
-	var model OpmlModel
-	ok, err := opmlGet(ctx, OpmlModelKey(modelID), &model)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, Fail(CodeOpmlUnknown, "model %x is not registered", modelID)
-	}
-	escrow, err := add(model.Fee, workerFee, "job payment")
-	if err != nil {
-		return nil, err
-	}
-	if err := opmlLock(ctx, sender, escrow, "job escrow"); err != nil {
-		return nil, err
-	}
-	var seq uint64
-	if b, err := ctx.Get(keyOpmlSeq); err != nil {
-		return nil, err
-	} else if len(b) == 8 {
-		seq = binary.BigEndian.Uint64(b)
-	}
-	seq++
-	if err := ctx.Set(keyOpmlSeq, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
-		return nil, err
-	}
-	j := &OpmlJob{
-		ID: seq, Requester: sender, ModelID: modelID, InputsRoot: inputsRoot, Owner: model.Owner,
-		ModelFee: model.Fee, WorkerFee: workerFee, Submitted: ctx.Height(), Mode: mode, Private: priv,
-		State: OpmlJobPending, Deadline: ctx.Height() + DefaultOpmlParams().PendingBlocks,
-	}
-	if err := opmlSaveJob(ctx, j); err != nil {
-		return nil, err
-	}
-	if err := ctx.Set(opmlOpenKey(j.ID), []byte{}); err != nil {
-		return nil, err
-	}
-	ctx.Emit("opml_job", "id", u64(j.ID), "model", j.ModelID.String(), "requester", sender.String(), "escrow", u64(escrow), "mode", mode)
+	j := &OpmlJob{ModelID: modelID, InputsRoot: inputsRoot, WorkerFee: workerFee, Mode: mode, Private: priv}
 	commit := inputsRoot
 	if priv.InputCommit != (OpmlHash{}) {
 		commit = priv.InputCommit
 	}
-	return j, opmlMixSeed(ctx, sender[:], commit[:], binary.BigEndian.AppendUint64(nil, seq))
+	if err := opmlNewJob(ctx, sender, j, commit); err != nil {
+		return nil, err
+	}
+	return j, nil
 }
 
 // jobModeEligible says whether worker a may take job j under its mode, and

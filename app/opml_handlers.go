@@ -168,15 +168,28 @@ func handleUnregisterWorker(ctx *Context, sender tx.Address, m tx.Msg) error {
 
 func handleSubmitJob(ctx *Context, sender tx.Address, m tx.Msg) error {
 	msg := m.(tx.MsgSubmitJob)
+	j := &OpmlJob{
+		ModelID: msg.ModelID, InputsRoot: msg.InputsRoot, WorkerFee: msg.WorkerFee, Mode: JobModeOptimistic,
+		Energy: EnergyJobConstraints{Green: msg.Green, MaxUg: msg.MaxGCO2Ug, EstimateWh: msg.EstimateWh},
+	}
+	return opmlNewJob(ctx, sender, j, msg.InputsRoot)
+}
+
+// opmlNewJob opens job j for sender in every mode: it escrows the model fee
+// plus j.WorkerFee, numbers the job, stores it as pending and mixes
+// seedCommit (what the requester committed to) into the assignment seed.
+// The caller fills ModelID, InputsRoot, WorkerFee, Mode and the
+// mode-specific fields.
+func opmlNewJob(ctx *Context, sender tx.Address, j *OpmlJob, seedCommit [32]byte) error {
 	var model OpmlModel
-	ok, err := opmlGet(ctx, OpmlModelKey(msg.ModelID), &model)
+	ok, err := opmlGet(ctx, OpmlModelKey(j.ModelID), &model)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return Fail(CodeOpmlUnknown, "model %x is not registered", msg.ModelID)
+		return Fail(CodeOpmlUnknown, "model %x is not registered", j.ModelID)
 	}
-	escrow, err := add(model.Fee, msg.WorkerFee, "job payment")
+	escrow, err := add(model.Fee, j.WorkerFee, "job payment")
 	if err != nil {
 		return err
 	}
@@ -193,20 +206,16 @@ func handleSubmitJob(ctx *Context, sender tx.Address, m tx.Msg) error {
 	if err := ctx.Set(keyOpmlSeq, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
 		return err
 	}
-	j := &OpmlJob{
-		ID: seq, Requester: sender, ModelID: msg.ModelID, InputsRoot: msg.InputsRoot, Owner: model.Owner,
-		ModelFee: model.Fee, WorkerFee: msg.WorkerFee, Submitted: ctx.Height(), Mode: JobModeOptimistic,
-		State: OpmlJobPending, Deadline: ctx.Height() + DefaultOpmlParams().PendingBlocks,
-		Energy: EnergyJobConstraints{Green: msg.Green, MaxUg: msg.MaxGCO2Ug, EstimateWh: msg.EstimateWh},
-	}
+	j.ID, j.Requester, j.Owner, j.ModelFee, j.Submitted = seq, sender, model.Owner, model.Fee, ctx.Height()
+	j.State, j.Deadline = OpmlJobPending, ctx.Height()+DefaultOpmlParams().PendingBlocks
 	if err := opmlSaveJob(ctx, j); err != nil {
 		return err
 	}
 	if err := ctx.Set(opmlOpenKey(j.ID), []byte{}); err != nil {
 		return err
 	}
-	ctx.Emit("opml_job", "id", u64(j.ID), "model", j.ModelID.String(), "requester", sender.String(), "escrow", u64(escrow))
-	return opmlMixSeed(ctx, sender[:], msg.InputsRoot[:], binary.BigEndian.AppendUint64(nil, seq))
+	ctx.Emit("opml_job", "id", u64(j.ID), "model", j.ModelID.String(), "requester", sender.String(), "escrow", u64(escrow), "mode", j.Mode)
+	return opmlMixSeed(ctx, sender[:], seedCommit[:], binary.BigEndian.AppendUint64(nil, seq))
 }
 
 func opmlSaveJob(ctx *Context, j *OpmlJob) error { return opmlSet(ctx, OpmlJobKey(j.ID), j) }
