@@ -147,8 +147,17 @@ func stepMetas(n *model.Node, weight func(j int) *tensor.Tensor) []tensor.Meta {
 	return metas
 }
 
+// wholeConst says whether a weight is opened whole in one-step proofs:
+// small ones, and int64/bool/uint8 ones, which ops read as shapes, axes or
+// masks at inference time. Float32 and the quantized int8/int32 weights are
+// opened by the chunks the element depends on, so a dispute over one output
+// of a large int8 layer stays small.
 func wholeConst(mt tensor.Meta) bool {
-	return mt.DType != tensor.Float32 || tensor.NumElements(mt.Shape) <= SmallConst
+	switch mt.DType {
+	case tensor.Float32, tensor.Int8, tensor.Int32:
+		return tensor.NumElements(mt.Shape) <= SmallConst
+	}
+	return true
 }
 
 // depChunks turns Deps ranges into the sorted chunk indices they touch.
