@@ -16,6 +16,10 @@ import (
 type TeeGenesis struct {
 	SimRoots   []string `json:"sim_roots"`
 	MaxAgeSecs uint64   `json:"max_age_secs"`
+	// RequireCollateral lists kinds ("tdx") whose registrations need
+	// vendor collateral on chain; by default collateral is used when
+	// present and the TCB status is "unchecked" when absent.
+	RequireCollateral []string `json:"require_collateral,omitempty"`
 }
 
 func init() {
@@ -30,6 +34,10 @@ func init() {
 		if err := (tx.MsgTeeConfig{SimRoots: g.SimRoots, MaxAgeSecs: g.MaxAgeSecs}).ValidateBasic(); err != nil {
 			return err
 		}
-		return opmlSet(ctx, keyTeeConfig, TeeConfig{SimRoots: append([]string{}, g.SimRoots...), MaxAgeSecs: g.MaxAgeSecs, Height: 0, Sender: "genesis"})
+		if err := teeCheckRequireCollateral(g.RequireCollateral); err != nil {
+			return err
+		}
+		return opmlSet(ctx, keyTeeConfig, TeeConfig{SimRoots: append([]string{}, g.SimRoots...), MaxAgeSecs: g.MaxAgeSecs, Height: 0, Sender: "genesis",
+			RequireCollateral: g.RequireCollateral})
 	})
 }

@@ -77,8 +77,8 @@ func handleTeeAllow(ctx *Context, sender tx.Address, m tx.Msg) error {
 // handleTeeRegister verifies a worker's attestation with the block time as
 // "now" and records it. The checks, in order: the sign key is the
 // sender's; the quote verifies (certificates valid at the block time,
-// signatures, TCB where collateral is given, simulated roots only from the
-// tee_config); what it signs was never registered before (replay); its
+// signatures, TCB against the kind's on-chain collateral where one is
+// stored, simulated roots only from the tee_config); what it signs was never registered before (replay); its
 // report data binds the sender's two keys; it is fresh; its measurement is
 // allowed for the model.
 func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
@@ -100,13 +100,21 @@ func handleTeeRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 		// After a restart CheckTx has no block time yet; execution checks.
 		return nil
 	}
-	rep, err := tee.Verify(msg.Kind, msg.Quote, tee.Options{
-		Now:        now,
-		Collateral: tee.Collateral{SNPVCEK: msg.VCEK},
-		SimRoots:   roots,
-	})
+	coll, err := teeRegisterCollateral(ctx, cfg, msg.Kind)
+	if err != nil {
+		return err
+	}
+	opts := tee.Options{Now: now, Collateral: tee.Collateral{SNPVCEK: msg.VCEK}, SimRoots: roots}
+	if coll != nil {
+		opts.Collateral.TDX = coll.Responses
+	}
+	rep, err := tee.Verify(msg.Kind, msg.Quote, opts)
 	if errors.Is(err, tee.ErrSimNotAllowed) {
 		return Fail(CodeTeeSimNotAllowed, "simulated attestation rejected: this chain's tee_config does not name its root")
+	}
+	if err != nil && coll != nil {
+		return Fail(CodeTeeInvalid, "%v (against the on-chain %s collateral issued %s, posted at height %d)",
+			err, coll.Kind, coll.Info.Issued.Format(time.RFC3339), coll.Height)
 	}
 	if err != nil {
 		return Fail(CodeTeeInvalid, "%v", err)

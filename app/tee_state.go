@@ -50,6 +50,9 @@ type TeeConfig struct {
 	MaxAgeSecs uint64   `json:"max_age_secs"`
 	Height     int64    `json:"height"`
 	Sender     string   `json:"sender"`
+	// RequireCollateral lists the kinds whose registrations are refused
+	// while no collateral is stored (genesis only; see tee_collateral.go).
+	RequireCollateral []string `json:"require_collateral,omitempty"`
 }
 
 // TeeAllowed records who allowed a measurement and when.
