@@ -5,11 +5,13 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,7 +35,7 @@ func newTeeCmd() *cobra.Command {
 		Use:   "tee",
 		Short: "Enclave attestations (teeML): verify quotes offline",
 	}
-	c.AddCommand(newTeeVerifyCmd(), newTeeBindingCmd(), newTeeConfigCmd(), newTeeAllowCmd(), newTeeRegisterCmd(), newTeeShowCmd())
+	c.AddCommand(newTeeVerifyCmd(), newTeeBindingCmd(), newTeeConfigCmd(), newTeeAllowCmd(), newTeeRegisterCmd(), newTeeShowCmd(), newTeeCollateralCmd())
 	return c
 }
 
@@ -367,6 +369,105 @@ func newTeeShowCmd() *cobra.Command {
 	}
 	f.add(cmd, false)
 	return cmd
+}
+
+func newTeeCollateralCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "collateral",
+		Short: "Vendor TCB collateral on chain: post Intel's TDX TCB info, QE identity and CRLs; show what the chain keeps",
+	}
+	c.AddCommand(newTeeCollateralPostCmd(), newTeeCollateralShowCmd())
+	return c
+}
+
+func newTeeCollateralPostCmd() *cobra.Command {
+	f := &dataFlags{}
+	var kind, path string
+	cmd := &cobra.Command{
+		Use:   "post --kind tdx --collateral FILE|DIR --from KEY",
+		Short: "Post vendor collateral; the chain verifies Intel's signatures at the block time and keeps it if newer",
+		Long: `Post a kind's vendor collateral (for tdx: Intel PCS responses as JSON, the
+file "provena tee verify --collateral" reads, or a directory holding
+tdx_collateral.json). Anyone may post it: the chain checks every part's
+signature up to the Intel SGX Root CA at the block time, refuses a set that
+is outdated or not newer than the one it keeps, and verifies later tdx
+registrations against it.`,
+		Args: cobra.NoArgs,
+		RunE: dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
+			msg, err := teeCollateralMsg(kind, path)
+			if err != nil {
+				return err
+			}
+			s, err := e.send(ctx, msg)
+			if err != nil {
+				return err
+			}
+			return printOut(cmd, f.json, map[string]any{"tx": s.Hash, "kind": kind, "bytes": len(msg.Collateral)},
+				fmt.Sprintf("posted %s collateral (%d bytes) in tx %s\n", kind, len(msg.Collateral), s.Hash))
+		}),
+	}
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&kind, "kind", tee.KindTDX, "attestation kind (only tdx has on-chain collateral)")
+	cmd.Flags().StringVar(&path, "collateral", "", "collateral file, or a directory holding tdx_collateral.json")
+	_ = cmd.MarkFlagRequired("collateral")
+	return cmd
+}
+
+// teeCollateralMsg reads a collateral file (or the directory holding it)
+// and re-encodes it compactly; the chain does every other check.
+func teeCollateralMsg(kind, path string) (tx.MsgTeeCollateral, error) {
+	msg := tx.MsgTeeCollateral{Kind: kind}
+	if err := tx.CheckTeeCollateralKind(kind); err != nil {
+		return msg, fmt.Errorf("--kind: %w", err)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "tdx_collateral.json")
+	}
+	set, err := tee.ReadCollateralFile(path)
+	if err != nil {
+		return msg, err
+	}
+	if msg.Collateral, err = json.Marshal(set); err != nil {
+		return msg, fmt.Errorf("encode collateral: %w", err)
+	}
+	return msg, msg.ValidateBasic()
+}
+
+func newTeeCollateralShowCmd() *cobra.Command {
+	f := &dataFlags{}
+	var kind string
+	cmd := &cobra.Command{
+		Use:   "show --kind tdx",
+		Short: "Show the collateral the chain keeps for a kind (--json: with the responses)",
+		Args:  cobra.NoArgs,
+		RunE: dataRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, _ []string) error {
+			var c *app.TeeCollateral
+			if err := e.query(ctx, app.QueryTeeCollateral, kind, &c); err != nil {
+				return err
+			}
+			if c == nil {
+				return fmt.Errorf("no %s collateral on chain: %s registrations are verified without TCB status (\"unchecked\") unless the genesis requires it", kind, kind)
+			}
+			return emit(cmd.OutOrStdout(), f.json, c, func(w io.Writer) { printTeeCollateral(w, c, time.Now()) })
+		}),
+	}
+	f.add(cmd, false)
+	cmd.Flags().StringVar(&kind, "kind", tee.KindTDX, "attestation kind")
+	return cmd
+}
+
+func printTeeCollateral(w io.Writer, c *app.TeeCollateral, now time.Time) {
+	i := c.Info
+	fmt.Fprintf(w, "%s collateral, fmspc %s, TCB evaluation data %d (%d TCB levels)\n", c.Kind, i.FMSPC, i.TCBEvaluationDataNumber, i.TCBLevels)
+	fmt.Fprintf(w, "  issued       %s (QE identity %s, PCK CRL %s, root CRL %s)\n", i.Issued.Format(time.RFC3339),
+		i.QEIdentityIssued.Format(time.RFC3339), i.PCKCRLIssued.Format(time.RFC3339), i.RootCRLIssued.Format(time.RFC3339))
+	state := "current"
+	if now.After(i.NextUpdate) {
+		state = "OUTDATED: registrations against it are rejected until a newer set is posted"
+	}
+	fmt.Fprintf(w, "  next update  %s (%s)\n", i.NextUpdate.Format(time.RFC3339), state)
+	fmt.Fprintf(w, "  PCK CRLs     %s\n", strings.Join(i.PCKCAs, ", "))
+	fmt.Fprintf(w, "  posted       height %d (%s) by %s\n", c.Height, c.PostedAt.Format(time.RFC3339), c.Sender)
 }
 
 // teeBenchRow is one kind's verification throughput.
