@@ -7,7 +7,6 @@ import (
 	"github.com/consensys/gnark/constraint/solver"
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/logger"
-	"github.com/consensys/gnark/std/hash"
 	"github.com/consensys/gnark/std/permutation/poseidon2"
 	"github.com/consensys/gnark/std/rangecheck"
 	"github.com/provena/provena/tensor"
@@ -35,8 +34,9 @@ import (
 //     comparisons for the clamp, four range checks; a few constraints each.
 //   - range checks go through std/rangecheck (log-derivative lookups over a
 //     committed table), about one constraint per limb.
-//   - hashed tensors: one Poseidon2 compression (about 190 constraints) per
-//     31 int8 or 7 int32 values, plus an 8- or 32-bit range check per value.
+//   - hashed tensors: one width-3 Poseidon2 permutation (80 S-boxes, 240
+//     constraints) per two packed elements of 31 int8 or 7 int32 values,
+//     plus an 8- or 32-bit range check per value.
 type Circuit struct {
 	Pub  []frontend.Variable `gnark:",public"`
 	Priv []frontend.Variable
@@ -289,16 +289,40 @@ func (b *builder) rangeOffset(v frontend.Variable, w packWidth) {
 	b.rc.Check(b.api.Sub(v, w.lo), int(w.bits))
 }
 
-func (b *builder) hasher() hash.FieldHasher {
-	p, err := poseidon2.NewPoseidon2FromParameters(b.api, p2Width, p2Full, p2Partial)
+func (b *builder) hasher() *circuitSponge { return &circuitSponge{api: b.api} }
+
+// circuitSponge is the in-circuit form of sponge (commit.go): elements are
+// buffered because the initial state holds their count.
+type circuitSponge struct {
+	api frontend.API
+	els []frontend.Variable
+}
+
+func (h *circuitSponge) Write(vs ...frontend.Variable) { h.els = append(h.els, vs...) }
+
+func (h *circuitSponge) Sum() frontend.Variable {
+	p, err := poseidon2.NewPoseidon2FromParameters(h.api, p2Width, p2Full, p2Partial)
 	if err != nil {
 		panic(err) // BN254 with fixed parameters; cannot fail
 	}
-	return hash.NewMerkleDamgardHasher(b.api, p, 0)
+	st := make([]frontend.Variable, p2Width)
+	for i := range st {
+		st[i] = 0
+	}
+	st[p2Rate] = len(h.els)
+	for i := 0; i < len(h.els); i += p2Rate {
+		for j := 0; j < p2Rate && i+j < len(h.els); j++ {
+			st[j] = h.api.Add(st[j], h.els[i+j])
+		}
+		if err := p.Permutation(st); err != nil {
+			panic(err) // the state has the permutation's width; cannot happen
+		}
+	}
+	return st[0]
 }
 
 // absorb writes the count then the packed elements, as sponge.absorb.
-func (b *builder) absorb(h hash.FieldHasher, vs []frontend.Variable, w packWidth) {
+func (b *builder) absorb(h *circuitSponge, vs []frontend.Variable, w packWidth) {
 	h.Write(len(vs))
 	for i := 0; i < len(vs); i += w.slots {
 		end := min(i+w.slots, len(vs))

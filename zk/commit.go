@@ -34,14 +34,25 @@ func (f FieldBytes) Element() (fr.Element, error) {
 	return e, nil
 }
 
-// Poseidon2 parameters: width 2 (a 2-to-1 compression), 6 full rounds, 50
-// partial rounds, as gnark-crypto's defaults for BN254. The in-circuit
-// permutation is built from the same numbers (gnark's BN254 default
-// constructor is not available in v0.14.0).
+// Poseidon2 parameters: width 3 (a sponge of rate 2, capacity 1), 8 full
+// rounds, 56 partial rounds, S-box x^5: the BN254 instance of the Poseidon2
+// reference implementation (HorizenLabs/poseidon2 at 055bde3,
+// plain_implementations/src/poseidon2/poseidon2_instance_bn256.rs:
+// Poseidon2Params::new(3, 5, 8, 56), external matrix circ(2, 1, 1), internal
+// diagonal 1 + [1, 1, 2]). gnark-crypto implements exactly these matrices for
+// t = 3 and derives its own round constants from the round numbers (a
+// Keccak chain seeded with "Poseidon2-BN254[t=3,rF=8,rP=56,d=5]"); the
+// in-circuit permutation uses the same constants. Width 3 absorbs two
+// elements per permutation where the former width-2 compression (6 + 50
+// rounds) took one: 80 S-boxes per two elements instead of 62 per one.
+// gnark v0.14 and gnark-crypto v0.19 implement Poseidon2 over BN254 only at
+// t = 2 and 3, so wider (cheaper per element) instances would need a
+// permutation of our own.
 const (
-	p2Width   = 2
-	p2Full    = 6
-	p2Partial = 50
+	p2Width   = 3
+	p2Rate    = 2
+	p2Full    = 8
+	p2Partial = 56
 )
 
 var nativePerm = sync.OnceValue(func() *poseidon2.Permutation {
@@ -49,8 +60,8 @@ var nativePerm = sync.OnceValue(func() *poseidon2.Permutation {
 })
 
 // Packing: values are offset to be non-negative and packed little-endian,
-// several per field element, as the circuit does (a packed element costs one
-// Poseidon2 compression, about 190 R1CS constraints, so packing divides the
+// several per field element, as the circuit does (a packed element costs half
+// a Poseidon2 permutation, about 120 R1CS constraints, so packing divides the
 // hashing cost by the number of slots).
 const (
 	// slots8 int8 values (8 bits each) per field element: 31*8 = 248 < 254.
@@ -104,17 +115,15 @@ func packNative(values []int64, w packWidth) ([]fr.Element, error) {
 	return out, nil
 }
 
-// sponge is the Merkle–Damgård hash over Poseidon2 compression with a zero
-// initial value: state' = P(state, d)[1] + d, as gnark's std/hash does.
-type sponge struct{ state fr.Element }
+// sponge is the Poseidon2 sponge: the elements are buffered, and sum
+// starts from the state (0, 0, n), n the number of elements (domain
+// separation by length, as the Poseidon paper's section 4.2 suggests, which
+// makes the zero padding of the last block unambiguous), adds each block of
+// p2Rate elements to the rate part, permutes, and returns the first element.
+// The circuit's circuitSponge computes the same.
+type sponge struct{ els []fr.Element }
 
-func (s *sponge) write(d fr.Element) {
-	x := [2]fr.Element{s.state, d}
-	if err := nativePerm().Permutation(x[:]); err != nil {
-		panic(err) // width is fixed at 2; cannot happen
-	}
-	s.state.Add(&x[1], &d)
-}
+func (s *sponge) write(d fr.Element) { s.els = append(s.els, d) }
 
 func (s *sponge) writeInt(n int) {
 	var e fr.Element
@@ -122,7 +131,19 @@ func (s *sponge) writeInt(n int) {
 	s.write(e)
 }
 
-func (s *sponge) sum() FieldBytes { return FieldBytes(s.state.Bytes()) }
+func (s *sponge) sum() FieldBytes {
+	var st [p2Width]fr.Element
+	st[p2Rate].SetUint64(uint64(len(s.els)))
+	for i := 0; i < len(s.els); i += p2Rate {
+		for j := 0; j < p2Rate && i+j < len(s.els); j++ {
+			st[j].Add(&st[j], &s.els[i+j])
+		}
+		if err := nativePerm().Permutation(st[:]); err != nil {
+			panic(err) // the state has the permutation's width; cannot happen
+		}
+	}
+	return FieldBytes(st[0].Bytes())
+}
 
 // absorb writes the length of values, then their packed elements.
 func (s *sponge) absorb(values []int64, w packWidth) error {
@@ -138,7 +159,7 @@ func (s *sponge) absorb(values []int64, w packWidth) error {
 }
 
 // Commit is the Poseidon2 commitment to int8 values (-128..127): the
-// Merkle–Damgård hash of the count followed by the values offset by 128 and
+// sponge hash of the count followed by the values offset by 128 and
 // packed 31 to a field element, little-endian. It is what the circuit
 // computes for a hashed input.
 func Commit(values []int64) (FieldBytes, error) {

@@ -1,6 +1,10 @@
 package zk
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+)
 
 func TestParseVisibility(t *testing.T) {
 	for _, tc := range []struct {
@@ -60,7 +64,7 @@ func TestCommitKnownProperties(t *testing.T) {
 	}
 	// known answer: commitments are registered on chain, so the format
 	// (parameters, packing, length prefix) must not drift
-	if got, want := a.String(), "0543247504e907669d2d497dd8c4a743612c703262499e9015417432a8c3319a"; got != want {
+	if got, want := a.String(), "0c8e55f20b5d597fd47be3f5264ed3e73d364e0fb38a07657f6351e48d285c95"; got != want {
 		t.Errorf("Commit([1 2 3]) = %s, want %s", got, want)
 	}
 	// 31 values fill one field element, 32 spill into a second
@@ -72,5 +76,41 @@ func TestCommitKnownProperties(t *testing.T) {
 	c32, _ := Commit(long)
 	if c31 == c32 {
 		t.Error("32nd value not committed")
+	}
+}
+
+// TestSpongePaddingIsUnambiguous: the last block is padded with zeros, so
+// the element count in the initial state is what keeps a sequence apart from
+// the same sequence with zeros appended.
+func TestSpongePaddingIsUnambiguous(t *testing.T) {
+	var one, two fr.Element
+	one.SetUint64(1)
+	two.SetUint64(2)
+	var zero fr.Element
+	seqs := []struct {
+		name string
+		els  []fr.Element
+	}{
+		{"empty", nil},
+		{"[0]", []fr.Element{zero}},
+		{"[0 0]", []fr.Element{zero, zero}},
+		{"[1]", []fr.Element{one}},
+		{"[1 0]", []fr.Element{one, zero}},
+		{"[1 0 0]", []fr.Element{one, zero, zero}},
+		{"[1 2]", []fr.Element{one, two}},
+		{"[2 1]", []fr.Element{two, one}},
+		{"[1 2 0]", []fr.Element{one, two, zero}},
+	}
+	seen := map[FieldBytes]string{}
+	for _, s := range seqs {
+		var h sponge
+		for _, e := range s.els {
+			h.write(e)
+		}
+		d := h.sum()
+		if prev, ok := seen[d]; ok {
+			t.Errorf("%s and %s hash alike", s.name, prev)
+		}
+		seen[d] = s.name
 	}
 }
