@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +21,8 @@ type Client struct {
 	// HTTP is the client used; nil means a client like http.DefaultClient
 	// that keeps enough idle connections per node for Parallel.
 	HTTP *http.Client
-	// Parallel is how many chunks move at once (default 4).
+	// Parallel is how many chunks move at once; 0 means InFlight's
+	// default.
 	Parallel int
 }
 
@@ -40,11 +42,16 @@ var defaultHTTP = func() *http.Client {
 	return &http.Client{Transport: t}
 }()
 
-func (c *Client) parallel() int {
+func (c *Client) parallel() int { return c.InFlight() }
+
+// InFlight is how many chunks move at once: Parallel, or by default one
+// per CPU between 4 and 16, since each chunk in flight costs a request's
+// latency plus a SHA-256 and a file on each side.
+func (c Client) InFlight() int {
 	if c.Parallel > 0 {
 		return c.Parallel
 	}
-	return 4
+	return max(4, min(16, runtime.GOMAXPROCS(0)))
 }
 
 func baseURL(node string) string {
@@ -57,6 +64,13 @@ func baseURL(node string) string {
 // do sends a request and decodes a JSON answer into out, or the body into
 // raw when out is nil.
 func (c *Client) do(ctx context.Context, method, url string, body []byte, out any) ([]byte, error) {
+	return c.doInto(ctx, method, url, body, out, nil)
+}
+
+// doInto is do reading the answer into into's storage when it is large
+// enough. (A request body is not pooled: the transport may still read it,
+// or resend it on a fresh connection, after the answer came.)
+func (c *Client) doInto(ctx context.Context, method, url string, body []byte, out any, into []byte) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -70,7 +84,7 @@ func (c *Client) do(ctx context.Context, method, url string, body []byte, out an
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
-	b, err := readAllSized(resp.Body, resp.ContentLength, maxFramedChunk)
+	b, err := readAllSized(into, resp.Body, resp.ContentLength, maxFramedChunk)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: read response: %w", method, url, err)
 	}
@@ -221,8 +235,9 @@ func (c *Client) FetchManifest(ctx context.Context, m Manifest, nodes []string, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		data []byte
-		err  error
+		frame *[]byte // pooled; data points into it
+		data  []byte
+		err   error
 	}
 	// A sliding window of Parallel chunks in flight, written in order: chunk
 	// i+Parallel starts as soon as chunk i is written.
@@ -240,8 +255,12 @@ func (c *Client) FetchManifest(ctx context.Context, m Manifest, nodes []string, 
 				return
 			}
 			go func(i int) {
-				d, err := c.fetchChunk(ctx, m, i, nodes)
-				results[i] <- result{d, err}
+				fp := getFrame()
+				f, d, err := c.fetchFramed(ctx, m, i, nodes, *fp)
+				if f != nil {
+					*fp = f
+				}
+				results[i] <- result{fp, d, err}
 			}(i)
 		}
 	}()
@@ -259,25 +278,22 @@ func (c *Client) FetchManifest(ctx context.Context, m Manifest, nodes []string, 
 		if _, err := w.Write(r.data); err != nil {
 			return fmt.Errorf("fetch %s: write: %w", m.Root, err)
 		}
+		putFrame(r.frame)
 	}
 	return nil
 }
 
-// fetchChunk tries the nodes in turn, starting at a different one per chunk
-// to spread the load, until one serves a chunk that verifies.
-func (c *Client) fetchChunk(ctx context.Context, m Manifest, i int, nodes []string) ([]byte, error) {
-	_, data, err := c.fetchFramed(ctx, m, i, nodes)
-	return data, err
-}
-
-// fetchFramed is fetchChunk that also returns the chunk in its verified
-// wire framing (proof and data), as a node stores it.
-func (c *Client) fetchFramed(ctx context.Context, m Manifest, i int, nodes []string) ([]byte, []byte, error) {
+// fetchFramed tries the nodes in turn, starting at a different one per
+// chunk to spread the load, until one serves a chunk that verifies. It
+// returns the chunk in its verified wire framing (proof and data, as a
+// node stores it, read into buf's storage when it is large enough) and the
+// data within it.
+func (c *Client) fetchFramed(ctx context.Context, m Manifest, i int, nodes []string, buf []byte) ([]byte, []byte, error) {
 	var errs []error
 	for k := range nodes {
 		n := nodes[(i+k)%len(nodes)]
 		url := baseURL(n) + "/" + m.Root.String() + "/chunks/" + strconv.Itoa(i)
-		b, err := c.do(ctx, http.MethodGet, url, nil, nil)
+		b, err := c.doInto(ctx, http.MethodGet, url, nil, nil, buf)
 		if err == nil {
 			var proof []merkle.Hash
 			var data []byte

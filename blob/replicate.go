@@ -57,7 +57,7 @@ func (c *Client) replicateTo(ctx context.Context, m Manifest, node string, sourc
 		if i < 0 || i >= m.Chunks {
 			return sent, fmt.Errorf("node lists chunk %d of %d as missing", i, m.Chunks)
 		}
-		framed, _, err := c.fetchFramed(ctx, m, i, sources)
+		framed, _, err := c.fetchFramed(ctx, m, i, sources, nil)
 		if err != nil {
 			return sent, err
 		}

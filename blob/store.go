@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -177,7 +178,10 @@ func (s *Store) Chunk(root merkle.Hash, i int) (data []byte, proof []merkle.Hash
 
 // Framed is Chunk returning the verified chunk in its EncodeChunk framing,
 // as stored and as served.
-func (s *Store) Framed(root merkle.Hash, i int) ([]byte, error) {
+func (s *Store) Framed(root merkle.Hash, i int) ([]byte, error) { return s.framedInto(nil, root, i) }
+
+// framedInto is Framed reading into buf's storage when it is large enough.
+func (s *Store) framedInto(buf []byte, root merkle.Hash, i int) ([]byte, error) {
 	m, err := s.Manifest(root)
 	if err != nil {
 		return nil, err
@@ -186,7 +190,7 @@ func (s *Store) Framed(root merkle.Hash, i int) ([]byte, error) {
 		return nil, fmt.Errorf("blob %s has %d chunks, no chunk %d: %w", root, m.Chunks, i, ErrNotFound)
 	}
 	p := s.chunkPath(root, i)
-	b, err := os.ReadFile(p)
+	b, err := readFileInto(buf, p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("chunk %d of %s: %w", i, root, ErrNotFound)
 	}
@@ -233,4 +237,30 @@ func (s *Store) Status(root merkle.Hash) (Status, error) {
 	}
 	st.Complete = len(st.Missing) == 0
 	return st, nil
+}
+
+// readFileInto is os.ReadFile into buf's storage when it is large enough. A
+// file over maxFramedChunk is read only that far: it cannot be a chunk, and
+// verification refuses it.
+func readFileInto(buf []byte, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	n := int(min(fi.Size(), maxFramedChunk+1))
+	b := buf[:0]
+	if cap(b) < n {
+		b = make([]byte, 0, n)
+	}
+	b = b[:n]
+	k, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, err
+	}
+	return b[:k], nil
 }

@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +73,8 @@ type dataEnv struct {
 	me    tx.Address
 	id    *age.X25519Identity
 	fee   uint64
+	// bc moves the chunks; its zero value scales with the CPUs.
+	bc blob.Client
 }
 
 func (f *dataFlags) env(ctx context.Context, needKey bool) (*dataEnv, error) {
@@ -387,9 +391,8 @@ func (e *dataEnv) uploadFile(ctx context.Context, l *blob.Layout, path string) e
 		return err
 	}
 	defer f.Close()
-	bc := blob.Client{Parallel: 4}
 	for _, n := range e.blobs {
-		if _, err := bc.Upload(ctx, n, l, f); err != nil {
+		if _, err := e.bc.Upload(ctx, n, l, f); err != nil {
 			return fmt.Errorf("upload to %s (run the command again to resume): %w", n, err)
 		}
 	}
@@ -949,6 +952,11 @@ func newDataGetCmd() *cobra.Command {
 // every chunk verified and age authenticated the whole stream, so out never
 // holds partial or unauthenticated plaintext.
 func fetchDecrypt(ctx context.Context, nodes []string, v *app.VersionRecord, key *age.X25519Identity, out string) (int64, error) {
+	return fetchDecryptWith(ctx, blob.Client{}, nodes, v, key, out)
+}
+
+// fetchDecryptWith is fetchDecrypt with bc's settings.
+func fetchDecryptWith(ctx context.Context, bc blob.Client, nodes []string, v *app.VersionRecord, key *age.X25519Identity, out string) (int64, error) {
 	m := blob.Manifest{Root: merkle.Hash(v.Root), Size: v.Size, Chunks: blob.NumChunks(v.Size)}
 	pt, err := os.CreateTemp(filepath.Dir(out), ".provena-get-*")
 	if err != nil {
@@ -961,7 +969,6 @@ func fetchDecrypt(ctx context.Context, nodes []string, v *app.VersionRecord, key
 	defer cancel()
 	fetched := make(chan error, 1)
 	go func() {
-		bc := blob.Client{Parallel: 4}
 		err := bc.FetchManifest(ctx, m, nodes, pw)
 		pw.CloseWithError(err)
 		fetched <- err
@@ -1169,6 +1176,7 @@ func newDataShowCmd() *cobra.Command {
 
 type benchDataOutput struct {
 	SizeMiB       int     `json:"size_mib"`
+	Parallel      int     `json:"parallel"`
 	CpMiBs        float64 `json:"cp_mib_s"`
 	UploadMiBs    float64 `json:"upload_mib_s"`
 	DownloadMiBs  float64 `json:"download_mib_s"`
@@ -1184,9 +1192,11 @@ type benchDataOutput struct {
 
 func newBenchDataCmd() *cobra.Command {
 	var (
-		sizeMiB int
-		dir     string
-		asJSON  bool
+		sizeMiB    int
+		dir        string
+		asJSON     bool
+		cpuprofile string
+		parallel   int
 	)
 	cmd := &cobra.Command{
 		Use:   "data",
@@ -1201,12 +1211,23 @@ func newBenchDataCmd() *cobra.Command {
 				return err
 			}
 			defer os.RemoveAll(work)
-			res, err := benchData(cmd.Context(), work, sizeMiB)
+			if cpuprofile != "" {
+				pf, err := os.Create(cpuprofile)
+				if err != nil {
+					return fmt.Errorf("bench data: %w", err)
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return fmt.Errorf("bench data: cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
+			res, err := benchData(cmd.Context(), work, sizeMiB, parallel)
 			if err != nil {
 				return err
 			}
 			return emit(cmd.OutOrStdout(), asJSON, res, func(w io.Writer) {
-				fmt.Fprintf(w, "file            %d MiB (random), all files under %s\n", sizeMiB, work)
+				fmt.Fprintf(w, "file            %d MiB (random), all files under %s; %d chunks in flight, %d CPUs\n", sizeMiB, work, res.Parallel, runtime.GOMAXPROCS(0))
 				fmt.Fprintf(w, "cp              %8.1f MiB/s\n", res.CpMiBs)
 				fmt.Fprintf(w, "encrypt+upload  %8.1f MiB/s  (%.0f%% of cp; encrypt+hash %.1f MiB/s, HTTP upload %.1f MiB/s)\n",
 					res.UploadMiBs, 100*res.UploadRatio, res.EncryptMiBs, res.PutMiBs)
@@ -1221,14 +1242,16 @@ func newBenchDataCmd() *cobra.Command {
 	cmd.Flags().IntVar(&sizeMiB, "size-mib", 256, "file size in MiB")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory on the disk to measure (default: the system temp dir)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print machine-readable JSON")
+	cmd.Flags().IntVar(&parallel, "parallel", 0, "chunks in flight per direction (default: blob.Client's, which scales with the CPUs)")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole bench (cp excluded: it is another process) to this file")
 	return cmd
 }
 
 // benchData measures, on one disk: cp of a random file; encrypt + chunk +
 // upload to a blob store served over loopback HTTP; fetch with proof checks
 // + decrypt. Each throughput is plaintext bytes over wall time.
-func benchData(ctx context.Context, work string, sizeMiB int) (benchDataOutput, error) {
-	out := benchDataOutput{SizeMiB: sizeMiB}
+func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDataOutput, error) {
+	out := benchDataOutput{SizeMiB: sizeMiB, Parallel: blob.Client{Parallel: parallel}.InFlight()}
 	src := filepath.Join(work, "plain.bin")
 	f, err := os.Create(src)
 	if err != nil {
@@ -1261,7 +1284,7 @@ func benchData(ctx context.Context, work string, sizeMiB int) (benchDataOutput, 
 	go srv.Serve(ln)
 	defer srv.Close()
 	node := "http://" + ln.Addr().String()
-	e := &dataEnv{blobs: []string{node}}
+	e := &dataEnv{blobs: []string{node}, bc: blob.Client{Parallel: parallel}}
 
 	// Peak RSS of each direction, where Linux lets the peak be reset.
 	perPhase := benchResetHWM() == nil
@@ -1288,7 +1311,7 @@ func benchData(ctx context.Context, work string, sizeMiB int) (benchDataOutput, 
 	t0 = time.Now()
 	dst := filepath.Join(work, "out.bin")
 	v := &app.VersionRecord{Root: tx.DataHash(m.Root), Size: m.Size}
-	if _, err := fetchDecrypt(ctx, []string{node}, v, key, dst); err != nil {
+	if _, err := fetchDecryptWith(ctx, e.bc, []string{node}, v, key, dst); err != nil {
 		return out, err
 	}
 	out.DownloadMiBs = mib / time.Since(t0).Seconds()

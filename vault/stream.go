@@ -1,0 +1,258 @@
+package vault
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"filippo.io/age"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Asset payloads are age v1 files, byte for byte what age.Encrypt writes,
+// but their STREAM payload is sealed and opened on every CPU: age seals
+// its 64 KiB chunks one after the other in one goroutine (650-940 MiB/s),
+// yet each chunk depends only on the payload key and its own counter.
+// age itself still writes and checks the header (recipient stanzas, MAC);
+// this file only takes over the payload, so files from age, or from
+// earlier builds that used age's own stream, open here and the other way
+// round.
+//
+// age v1 payload (age-encryption.org/v1 spec): a 16-byte nonce, then
+// chunks of 64 KiB plaintext each sealed with ChaCha20-Poly1305 under
+// HKDF-SHA256(ikm = file key, salt = nonce, info = "payload"), nonce =
+// 11-byte big-endian counter || 0x00, or 0x01 for the last chunk; the last
+// chunk may be short, and empty only when it is the only one.
+const (
+	streamChunk    = 64 << 10
+	streamEncChunk = streamChunk + chacha20poly1305.Overhead
+	// batchChunks chunks go to a worker at once: 512 KiB keeps the
+	// per-batch handoff negligible next to the sealing work while two
+	// batches per CPU stay a few tens of MiB on a 16-core machine.
+	batchChunks    = 8
+	payloadNonceSz = 16
+	// maxHeader bounds an asset file's age header when decrypting: one
+	// X25519 stanza is about 200 bytes; Seal's multi-recipient messages do
+	// not go through here.
+	maxHeader = 16 << 10
+)
+
+// captureKey is an age.Recipient that hands the file key age generates to
+// the real recipient and keeps a copy, so the payload can be sealed here.
+type captureKey struct {
+	to      age.Recipient
+	fileKey []byte
+}
+
+func (c *captureKey) Wrap(fileKey []byte) ([]*age.Stanza, error) {
+	c.fileKey = bytes.Clone(fileKey)
+	return c.to.Wrap(fileKey)
+}
+
+func payloadAEAD(fileKey, nonce []byte) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, err
+	}
+	return chacha20poly1305.New(k)
+}
+
+func chunkNonce(n *[chacha20poly1305.NonceSize]byte, counter uint64, last bool) {
+	*n = [chacha20poly1305.NonceSize]byte{}
+	for i := 10; i >= 3; i-- {
+		n[i] = byte(counter)
+		counter >>= 8
+	}
+	if last {
+		n[11] = 1
+	}
+}
+
+// encryptParallel writes to dst the age file of src for one recipient.
+func encryptParallel(dst io.Writer, src io.Reader, to age.Recipient) error {
+	var head bytes.Buffer
+	ck := &captureKey{to: to}
+	// age writes the header and the payload nonce at once; its stream
+	// writer is never used (closing it would append an empty last chunk).
+	if _, err := age.Encrypt(&head, ck); err != nil {
+		return err
+	}
+	if ck.fileKey == nil || head.Len() < payloadNonceSz {
+		return errors.New("age did not hand over the file key")
+	}
+	aead, err := payloadAEAD(ck.fileKey, head.Bytes()[head.Len()-payloadNonceSz:])
+	if err != nil {
+		return err
+	}
+	if _, err := dst.Write(head.Bytes()); err != nil {
+		return err
+	}
+	return runBatches(dst, src, streamChunk, func(out, in []byte, first uint64, last bool) ([]byte, error) {
+		var nonce [chacha20poly1305.NonceSize]byte
+		for k := 0; k == 0 || len(in) > 0; k++ {
+			n := min(len(in), streamChunk)
+			chunkNonce(&nonce, first+uint64(k), last && n == len(in))
+			out = aead.Seal(out, nonce[:], in[:n], nil)
+			in = in[n:]
+		}
+		return out, nil
+	})
+}
+
+// decryptParallel writes to dst the plaintext of the age file src.
+func decryptParallel(dst io.Writer, src io.Reader, id age.Identity) error {
+	br := bufio.NewReaderSize(src, maxHeader)
+	peek, err := br.Peek(maxHeader)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return err
+	}
+	hdr, err := age.ExtractHeader(bytes.NewReader(peek))
+	if err != nil {
+		return err
+	}
+	// Only a canonical header has the length of its re-encoding; age
+	// writes canonical headers, so anything else is refused rather than
+	// guessed at.
+	if !bytes.HasPrefix(peek, hdr) {
+		return errors.New("age header is not in canonical form")
+	}
+	fileKey, err := age.DecryptHeader(hdr, id)
+	if err != nil {
+		return err
+	}
+	br.Discard(len(hdr))
+	var nonce [payloadNonceSz]byte
+	if _, err := io.ReadFull(br, nonce[:]); err != nil {
+		return fmt.Errorf("read payload nonce: %w", err)
+	}
+	aead, err := payloadAEAD(fileKey, nonce[:])
+	if err != nil {
+		return err
+	}
+	return runBatches(dst, br, streamEncChunk, func(out, in []byte, first uint64, last bool) ([]byte, error) {
+		if last && len(in) == 0 && first == 0 {
+			return nil, errors.New("payload is empty: the file is truncated")
+		}
+		var nonce [chacha20poly1305.NonceSize]byte
+		for k := 0; len(in) > 0; k++ {
+			n := min(len(in), streamEncChunk)
+			isLast := last && n == len(in)
+			c := first + uint64(k)
+			if isLast && n == chacha20poly1305.Overhead && c != 0 {
+				// age refuses an empty last chunk after others; so do we,
+				// so that one file has one plaintext in both.
+				return nil, errors.New("last payload chunk is empty")
+			}
+			chunkNonce(&nonce, c, isLast)
+			var err error
+			if out, err = aead.Open(out, nonce[:], in[:n], nil); err != nil {
+				return nil, fmt.Errorf("payload chunk %d: failed to decrypt and authenticate, the file is corrupted, truncated or tampered with", c)
+			}
+			in = in[n:]
+		}
+		return out, nil
+	})
+}
+
+// batch is one unit of work: up to batchChunks chunks starting at chunk
+// counter first.
+type batch struct {
+	in, out []byte
+	first   uint64
+	last    bool
+	err     error
+	done    chan struct{}
+}
+
+// runBatches reads src in batches of batchChunks chunks of chunk bytes,
+// transforms them on every CPU with fn (given the batch's first chunk
+// counter and whether it ends the stream) and writes the results to dst in
+// order. The last batch is the one after which src is at EOF, so src is
+// read one batch ahead; an empty src is one empty last batch.
+func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte, first uint64, last bool) ([]byte, error)) error {
+	workers := runtime.GOMAXPROCS(0)
+	inflight := 2*workers + 2
+	size := batchChunks * chunk
+	pool := sync.Pool{New: func() any {
+		return &batch{in: make([]byte, size), out: make([]byte, 0, batchChunks*streamEncChunk), done: make(chan struct{}, 1)}
+	}}
+	work := make(chan *batch, inflight)
+	order := make(chan *batch, inflight)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				b.out, b.err = fn(b.out[:0], b.in, b.first, b.last)
+				b.done <- struct{}{}
+			}
+		}()
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(order)
+		defer close(work)
+		read := func() (*batch, error) {
+			b := pool.Get().(*batch)
+			b.in = b.in[:size]
+			n, err := io.ReadFull(src, b.in)
+			b.in = b.in[:n]
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return b, err
+		}
+		cur, err := read()
+		for counter := uint64(0); err == nil; counter += batchChunks {
+			cur.first = counter
+			var next *batch
+			if len(cur.in) == size {
+				if next, err = read(); err != nil {
+					break
+				}
+			}
+			cur.last = next == nil || len(next.in) == 0
+			select {
+			case order <- cur:
+			case <-stop:
+				return
+			}
+			work <- cur
+			if cur.last {
+				return
+			}
+			cur = next
+		}
+		readErr <- err
+	}()
+	for b := range order {
+		<-b.done
+		err := b.err
+		if err == nil {
+			_, err = dst.Write(b.out)
+		}
+		if err != nil {
+			// The reader stops at its next batch and the workers when it
+			// closes their queue; nothing waits for a src that may block.
+			close(stop)
+			return err
+		}
+		pool.Put(b)
+	}
+	wg.Wait()
+	select {
+	case err := <-readErr:
+		return fmt.Errorf("read: %w", err)
+	default:
+		return nil
+	}
+}

@@ -1,0 +1,233 @@
+package vault
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"filippo.io/age"
+)
+
+func ageEncrypt(t testing.TB, plain []byte, id *age.X25519Identity) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(plain)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func ageDecrypt(ct []byte, id *age.X25519Identity) ([]byte, error) {
+	r, err := age.Decrypt(bytes.NewReader(ct), id)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
+
+func pseudoRandom(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 7))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// The parallel payload must be exactly age's format: each direction is
+// checked against age's own stream, at the sizes where chunk and batch
+// boundaries fall, and with one and several workers.
+func TestStreamMatchesAge(t *testing.T) {
+	id, _ := AccountIdentity(key(1))
+	batch := batchChunks * streamChunk
+	sizes := []int{0, 1, streamChunk - 1, streamChunk, streamChunk + 1, batch - 1, batch, batch + 1, 2 * batch, 3*batch + 12345}
+	for _, procs := range []int{1, 3} {
+		old := runtime.GOMAXPROCS(procs)
+		for _, n := range sizes {
+			plain := pseudoRandom(n, uint64(n))
+			var ct bytes.Buffer
+			if err := Encrypt(&ct, bytes.NewReader(plain), id); err != nil {
+				t.Fatalf("procs %d size %d: encrypt: %v", procs, n, err)
+			}
+			if got, err := ageDecrypt(ct.Bytes(), id); err != nil || !bytes.Equal(got, plain) {
+				t.Fatalf("procs %d size %d: age cannot read our file: %v", procs, n, err)
+			}
+			var pt bytes.Buffer
+			if err := Decrypt(&pt, bytes.NewReader(ageEncrypt(t, plain, id)), id); err != nil || !bytes.Equal(pt.Bytes(), plain) {
+				t.Fatalf("procs %d size %d: we cannot read age's file: %v", procs, n, err)
+			}
+			// The plaintext overhead is age's: 16 bytes per 64 KiB chunk.
+			wantLen := len(ageEncrypt(t, plain, id))
+			if ct.Len() != wantLen {
+				t.Fatalf("procs %d size %d: %d ciphertext bytes, age writes %d", procs, n, ct.Len(), wantLen)
+			}
+		}
+		runtime.GOMAXPROCS(old)
+	}
+}
+
+// Every damaged file is refused, as age refuses it.
+func TestStreamTampered(t *testing.T) {
+	id, _ := AccountIdentity(key(1))
+	other, _ := AccountIdentity(key(2))
+	plain := pseudoRandom(3*batchChunks*streamChunk+999, 1)
+	ct := ageEncrypt(t, plain, id)
+	hdr, _ := age.ExtractHeader(bytes.NewReader(ct))
+	payload := len(hdr) + payloadNonceSz
+	chunk := func(i int) int { return payload + i*streamEncChunk }
+	swap := bytes.Clone(ct)
+	copy(swap[chunk(1):chunk(2)], ct[chunk(2):chunk(3)])
+	copy(swap[chunk(2):chunk(3)], ct[chunk(1):chunk(2)])
+	flip := func(at int) []byte { b := bytes.Clone(ct); b[at] ^= 1; return b }
+	// A file whose length is a whole number of chunks, cut after one.
+	whole := ageEncrypt(t, pseudoRandom(2*streamChunk, 2), id)
+	cases := []struct {
+		name string
+		ct   []byte
+		id   *age.X25519Identity
+	}{
+		{"wrong key", ct, other},
+		{"empty", nil, id},
+		{"header only", ct[:len(hdr)], id},
+		{"no payload", ct[:payload], id},
+		{"cut mid-chunk", ct[:chunk(5)+100], id},
+		{"cut at a chunk boundary", ct[:chunk(8)], id},
+		{"cut at a batch boundary", ct[:chunk(batchChunks)], id},
+		{"whole chunks cut after one", whole[:payload+streamEncChunk], id},
+		{"trailing byte", append(bytes.Clone(ct), 0), id},
+		{"trailing chunk", append(bytes.Clone(ct), ct[chunk(0):chunk(1)]...), id},
+		{"chunks swapped", swap, id},
+		{"payload bit", flip(chunk(20) + 7), id},
+		{"last chunk bit", flip(len(ct) - 1), id},
+		{"nonce bit", flip(len(hdr) + 3), id},
+		{"header MAC bit", flip(len(hdr) - 5), id},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := ageDecrypt(c.ct, c.id); err == nil {
+				t.Fatal("age itself accepts the case: the test is wrong")
+			}
+			if err := Decrypt(io.Discard, bytes.NewReader(c.ct), c.id); err == nil {
+				t.Fatal("damaged file decrypted")
+			}
+		})
+	}
+}
+
+type failAfter struct {
+	r io.Reader
+	n int
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("disk on fire")
+	}
+	if len(p) > f.n {
+		p = p[:f.n]
+	}
+	n, err := f.r.Read(p)
+	f.n -= n
+	return n, err
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if f.n -= len(p); f.n < 0 {
+		return 0, errors.New("no space left")
+	}
+	return len(p), nil
+}
+
+// Read and write errors come back (and nothing hangs) in both directions.
+func TestStreamIOErrors(t *testing.T) {
+	id, _ := AccountIdentity(key(1))
+	plain := pseudoRandom(5*batchChunks*streamChunk, 3)
+	ct := ageEncrypt(t, plain, id)
+	if err := Encrypt(io.Discard, &failAfter{bytes.NewReader(plain), 1 << 20}, id); err == nil {
+		t.Fatal("encrypt: read error lost")
+	}
+	if err := Encrypt(&failWriter{1 << 20}, bytes.NewReader(plain), id); err == nil {
+		t.Fatal("encrypt: write error lost")
+	}
+	if err := Decrypt(io.Discard, &failAfter{bytes.NewReader(ct), 1 << 20}, id); err == nil {
+		t.Fatal("decrypt: read error lost")
+	}
+	if err := Decrypt(&failWriter{1 << 20}, bytes.NewReader(ct), id); err == nil {
+		t.Fatal("decrypt: write error lost")
+	}
+}
+
+// FuzzDecrypt checks the parallel decryptor against age's own on arbitrary
+// files for one key: same plaintext when age accepts, an error when age
+// refuses.
+func FuzzDecrypt(f *testing.F) {
+	id, _ := AccountIdentity(key(1))
+	for _, n := range []int{0, 1, streamChunk, streamChunk + 5} {
+		f.Add(ageEncrypt(f, pseudoRandom(n, uint64(n)), id))
+	}
+	ct := ageEncrypt(f, pseudoRandom(2*streamChunk, 9), id)
+	f.Add(ct[:len(ct)-streamEncChunk])
+	f.Add([]byte("age-encryption.org/v1\n-> X25519 abc\n\n--- 123\n"))
+	f.Fuzz(func(t *testing.T, ct []byte) {
+		want, werr := ageDecrypt(ct, id)
+		var got bytes.Buffer
+		gerr := Decrypt(&got, bytes.NewReader(ct), id)
+		switch {
+		case werr == nil && gerr != nil:
+			t.Fatalf("age decrypts, we refuse: %v", gerr)
+		case werr != nil && gerr == nil:
+			t.Fatalf("age refuses (%v), we decrypt", werr)
+		case werr == nil && !bytes.Equal(got.Bytes(), want):
+			t.Fatal("plaintexts differ")
+		}
+	})
+}
+
+// BenchmarkPayload compares age's own one-goroutine stream with the
+// parallel one, both ways, on 64 MiB (go test -bench Payload -cpu 1,2,16).
+func BenchmarkPayload(b *testing.B) {
+	id, _ := AccountIdentity(key(1))
+	plain := pseudoRandom(64<<20, 5)
+	ct := ageEncrypt(b, plain, id)
+	b.Run("encrypt/age", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			w, _ := age.Encrypt(io.Discard, id.Recipient())
+			w.Write(plain)
+			w.Close()
+		}
+	})
+	b.Run("encrypt/parallel", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			if err := Encrypt(io.Discard, bytes.NewReader(plain), id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decrypt/age", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			r, _ := age.Decrypt(bytes.NewReader(ct), id)
+			io.Copy(io.Discard, r)
+		}
+	})
+	b.Run("decrypt/parallel", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			if err := Decrypt(io.Discard, bytes.NewReader(ct), id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
