@@ -116,9 +116,9 @@ func packNative(values []int64, w packWidth) ([]fr.Element, error) {
 }
 
 // sponge is the Poseidon2 sponge: the elements are buffered, and sum
-// starts from the state (0, 0, n), n the number of elements (domain
-// separation by length, as the Poseidon paper's section 4.2 suggests, which
-// makes the zero padding of the last block unambiguous), adds each block of
+// starts from the state (0, 0, n), n the number of elements (the length in
+// the capacity word is what makes the zero padding of an odd last block
+// unambiguous: [a] and [a, 0] start from different states), adds each block of
 // p2Rate elements to the rate part, permutes, and returns the first element.
 // The circuit's circuitSponge computes the same.
 type sponge struct{ els []fr.Element }
