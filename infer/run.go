@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"crypto/sha256"
@@ -198,19 +199,46 @@ func Run(m *model.Model, inputs map[string]*tensor.Tensor, opts Options) (*Resul
 	if opts.Trace {
 		h = newHasher(m, nn, ctx.Threads, opts.KeepOutputs, free)
 	}
+	get := func(r model.Ref) *tensor.Tensor {
+		switch r.Kind {
+		case model.RefInput:
+			return ins[r.Index]
+		case model.RefWeight:
+			return m.Weights[r.Index].Tensor
+		case model.RefNode:
+			return vals[r.Index][r.Output]
+		}
+		return nil
+	}
+	// Plain runs that free intermediates may run chains of elementwise
+	// nodes in one pass: the chain's inner values are never materialized,
+	// which a trace (it commits every node's output) and KeepOutputs need.
+	var chainEnd []int
+	if free && h == nil {
+		chainEnd = elementwiseChains(m, nn, lastUse, isOutput)
+	}
 	for i := 0; i < nn; i++ {
 		n := &m.Nodes[i]
-		outs, err := runNode(ctx, m, n, i, func(r model.Ref) *tensor.Tensor {
-			switch r.Kind {
-			case model.RefInput:
-				return ins[r.Index]
-			case model.RefWeight:
-				return m.Weights[r.Index].Tensor
-			case model.RefNode:
-				return vals[r.Index][r.Output]
+		if chainEnd != nil && chainEnd[i] > i {
+			if out, ok, err := runChain(ctx, m, i, chainEnd[i], get); err != nil {
+				return nil, fmt.Errorf("run model: %w", err)
+			} else if ok {
+				for k := i; k < chainEnd[i]; k++ {
+					vals[k] = make([]*tensor.Tensor, 1)
+				}
+				e := chainEnd[i]
+				vals[e] = []*tensor.Tensor{out}
+				for k := i; k < e; k++ {
+					releaseInputs(&m.Nodes[k], k, lastUse, isOutput, vals, vals[e])
+				}
+				i = e
+				n = &m.Nodes[i]
+				releaseOutputs(i, lastUse, isOutput, vals[i])
+				releaseInputs(n, i, lastUse, isOutput, vals, vals[i])
+				continue
 			}
-			return nil
-		})
+		}
+		outs, err := runNode(ctx, m, n, i, get)
 		if err != nil {
 			if h != nil {
 				h.close()
@@ -465,4 +493,108 @@ func (h *hasher) finish(ins []*tensor.Tensor) *Trace {
 	tr.NodesRoot = tr.nodeTree.Root()
 	tr.Root = TraceRoot(tr.ModelID, tr.InputsRoot, tr.NodesRoot, len(ins), len(h.roots))
 	return tr
+}
+
+// elementwiseChains returns end[i] = the last node of a chain of at least
+// two consecutive float32 elementwise nodes (Add, Sub, Mul, Div, Clip) of
+// one output shape that starts at node i, or -1. Inside a chain each node's
+// output is read by the next node only, so a plain run need not keep it.
+func elementwiseChains(m *model.Model, nn int, lastUse [][]int, isOutput map[model.Ref]bool) []int {
+	end := make([]int, nn)
+	for i := range end {
+		end[i] = -1
+	}
+	kind := func(n *model.Node) bool {
+		switch n.OpType {
+		case "Add", "Sub", "Mul", "Div", "Clip":
+			return len(n.Outputs) == 1 && len(n.OutMetas) == 1 && n.OutMetas[0].DType == tensor.Float32
+		}
+		return false
+	}
+	for i := 0; i < nn; {
+		if !kind(&m.Nodes[i]) {
+			i++
+			continue
+		}
+		shape := m.Nodes[i].OutMetas[0].Shape
+		j := i
+		for j+1 < nn {
+			next := &m.Nodes[j+1]
+			if !kind(next) || !slices.Equal(next.OutMetas[0].Shape, shape) ||
+				lastUse[j][0] != j+1 || isOutput[model.Ref{Kind: model.RefNode, Index: j}] {
+				break
+			}
+			j++
+		}
+		if j > i {
+			end[i] = j
+		}
+		i = j + 1
+	}
+	return end
+}
+
+// runChain runs nodes s..e (an elementwiseChains chain) in one pass. It
+// reports false, having run nothing, where a node's actual inputs do not
+// fit a chain step; the nodes then run one by one.
+func runChain(ctx *ops.Ctx, m *model.Model, s, e int, get func(model.Ref) *tensor.Tensor) (*tensor.Tensor, bool, error) {
+	shape := m.Nodes[e].OutMetas[0].Shape
+	steps := make([]ops.ChainStep, 0, e-s+1)
+	for k := s; k <= e; k++ {
+		n := &m.Nodes[k]
+		in := make([]*tensor.Tensor, len(n.Inputs))
+		prev := make([]bool, len(n.Inputs))
+		for j, r := range n.InRefs {
+			switch {
+			case k > s && r.Kind == model.RefNode && r.Index == k-1:
+				prev[j] = true
+			case r.Kind != model.RefNone:
+				if in[j] = get(r); in[j] == nil {
+					return nil, false, nil // runNode says which input is missing
+				}
+			}
+		}
+		st, ok := ops.NewChainStep(n.OpType, in, prev, n.Attrs, shape)
+		if !ok {
+			return nil, false, nil
+		}
+		steps = append(steps, st)
+	}
+	out, err := ops.RunChain(ctx, shape, steps)
+	if err != nil {
+		return nil, false, fmt.Errorf("nodes %d to %d (elementwise chain): %w", s, e, err)
+	}
+	n := &m.Nodes[e]
+	if err := checkTensor(out, n.OutMetas[0]); err != nil {
+		return nil, false, fmt.Errorf("node %d (%s %q): output 0 %w", e, n.OpType, n.Name, err)
+	}
+	return out, true, nil
+}
+
+// releaseOutputs recycles the outputs of node i that nothing reads (plain
+// runs, no hasher).
+func releaseOutputs(i int, lastUse [][]int, isOutput map[model.Ref]bool, outs []*tensor.Tensor) {
+	for j := range outs {
+		if lastUse[i][j] < 0 && !isOutput[model.Ref{Kind: model.RefNode, Index: i, Output: j}] && outs[j] != nil {
+			t := outs[j]
+			outs[j] = nil
+			if !aliases(t, outs) {
+				ops.Recycle(t)
+			}
+		}
+	}
+}
+
+// releaseInputs recycles the node outputs whose last reader is node i
+// (plain runs, no hasher); outs are what node i (or its chain) produced.
+func releaseInputs(n *model.Node, i int, lastUse [][]int, isOutput map[model.Ref]bool, vals [][]*tensor.Tensor, outs []*tensor.Tensor) {
+	for _, r := range n.InRefs {
+		if r.Kind == model.RefNode && lastUse[r.Index][r.Output] == i && !isOutput[r] && vals[r.Index][r.Output] != nil {
+			t := vals[r.Index][r.Output]
+			vals[r.Index][r.Output] = nil
+			if !aliases(t, outs) {
+				ops.Recycle(t)
+			}
+		}
+	}
 }

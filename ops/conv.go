@@ -265,13 +265,17 @@ func convRun(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 	}
 	pointwise := p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0
 	blocks := (P + colBlock - 1) / colBlock
+	// The weights are laid out for the GEMM tiles once, not once per block.
+	packed := make([]*kernels.PackedA, p.g)
+	for g := range packed {
+		packed[g] = kernels.PackA(mg, k, w[g*mg*k:(g+1)*mg*k], k)
+	}
 	parallel(ctx, p.n*p.g*blocks, func(task int) {
 		blk := task % blocks
 		g := (task / blocks) % p.g
 		n := task / blocks / p.g
 		j0 := blk * colBlock
 		bw := min(colBlock, P-j0)
-		wg := w[g*mg*k : (g+1)*mg*k]
 		var bg []float32
 		if bias != nil {
 			bg = bias[g*mg : (g+1)*mg]
@@ -279,28 +283,34 @@ func convRun(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 		og := out[(n*p.m+g*mg)*P+j0:]
 		xg := x[(n*p.c+g*cg)*hw : (n*p.c+(g+1)*cg)*hw]
 		if pointwise {
-			kernels.Gemm(mg, bw, k, wg, k, xg[j0:], hw, bg, og, P)
+			kernels.GemmPacked(packed[g], bw, xg[j0:], hw, bg, og, P)
 			return
 		}
-		sp := getScratch(k * bw)
+		sp := getScratch(kernels.PanelLen(k, bw))
 		col := *sp
-		im2col(p, xg, col, j0, bw)
-		kernels.Gemm(mg, bw, k, wg, k, col, bw, bg, og, P)
+		im2colPanels(p, xg, col, j0, bw)
+		kernels.GemmPanels(packed[g], bw, col, bg, og, P)
 		putScratch(sp)
 	})
 }
 
-// im2col fills col[r*bw+q] for kernel row r = (ic*kH+i)*kW+j and output
-// pixel j0+q with the input value that tap reads, or +0 in the padding. It
-// works one output row segment at a time: the in-bounds taps of a segment
-// form a strided run of one input row, the rest is zero.
-func im2col(p *convParams, xg, col []float32, j0, bw int) {
+// im2colPanels writes the GEMM's right operand in the packed panel layout
+// kernels.GemmPanels reads: the value of kernel row r = (ic*kH+i)*kW+j for
+// output pixel j0+q (the input value that tap reads, or +0 in the padding)
+// goes to col[(q/16)*16*K + r*16 + q%16], K the number of kernel rows. Each
+// kernel row is first gathered into a row buffer that stays in the L1 cache,
+// one output row segment at a time (the in-bounds taps of a segment form a
+// strided run of one input row, the rest is zero), then spread over the
+// panels.
+func im2colPanels(p *convParams, xg, col []float32, j0, bw int) {
 	cg := p.c / p.g
+	K := cg * p.kh * p.kw
+	var rbuf [colBlock]float32
+	row := rbuf[:bw]
 	for ic := 0; ic < cg; ic++ {
 		plane := xg[ic*p.h*p.w : (ic+1)*p.h*p.w]
 		for i := 0; i < p.kh; i++ {
 			for j := 0; j < p.kw; j++ {
-				row := col[((ic*p.kh+i)*p.kw+j)*bw:][:bw]
 				for q := 0; q < bw; {
 					y, x0 := (j0+q)/p.ow, (j0+q)%p.ow
 					n := min(p.ow-x0, bw-q)
@@ -336,20 +346,27 @@ func im2col(p *convParams, xg, col []float32, j0, bw int) {
 						seg[k] = src[(x0+k)*p.sw+off]
 					}
 				}
+				kernels.RowToPanels(col, row, (ic*p.kh+i)*p.kw+j, K)
 			}
 		}
 	}
 }
 
 // convDepthwise handles group == C == M: each channel is zero-padded into a
-// scratch plane, then stride 1 runs the vector kernel and other strides a
-// scalar loop, both in the canonical (i, j) tap order.
+// scratch plane, then stride 1 runs the vector kernel directly. A horizontal
+// stride first splits the padded plane into sW planes of the columns
+// congruent mod sW, so that each tap of an output row reads one contiguous
+// run; every path adds the taps in the canonical (i, j) order.
 func convDepthwise(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 	hp, wp := p.h+p.pt+p.pb, p.w+p.pl+p.pr
 	// the padded plane must also cover every tap a strided window reads
 	hp = max(hp, (p.oh-1)*p.sh+(p.kh-1)*p.dh+1)
 	wp = max(wp, (p.ow-1)*p.sw+(p.kw-1)*p.dw+1)
 	kk := p.kh * p.kw
+	if p.sw > 1 {
+		convDepthwiseStrided(ctx, p, x, w, bias, out, hp, wp)
+		return
+	}
 	parallel(ctx, p.n*p.c, func(task int) {
 		ch := task % p.c
 		sp := getScratch(hp * wp)
@@ -365,28 +382,70 @@ func convDepthwise(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 		}
 		wc := w[ch*kk : (ch+1)*kk]
 		o := out[task*p.oh*p.ow : (task+1)*p.oh*p.ow]
-		switch {
-		case p.sh == 1 && p.sw == 1:
+		if p.sh == 1 {
 			kernels.DepthwiseS1(o, p.oh, p.ow, xp, wp, wc, p.kh, p.kw, p.dh, p.dw, b)
-		case p.sw == 1:
+		} else {
 			// A vertical stride (rec's (2, 1)) is the stride-1 kernel on one
 			// output row at a time, starting at input row y*sH.
 			for y := 0; y < p.oh; y++ {
 				kernels.DepthwiseS1(o[y*p.ow:(y+1)*p.ow], 1, p.ow, xp[y*p.sh*wp:], wp, wc, p.kh, p.kw, p.dh, p.dw, b)
 			}
-		default:
-			for y := 0; y < p.oh; y++ {
-				for xo := 0; xo < p.ow; xo++ {
-					s := b
-					for i := 0; i < p.kh; i++ {
-						row := xp[(y*p.sh+i*p.dh)*wp+xo*p.sw:]
-						for j := 0; j < p.kw; j++ {
-							s += float32(wc[i*p.kw+j] * row[j*p.dw])
-						}
-					}
-					o[y*p.ow+xo] = s
+		}
+		putScratch(sp)
+	})
+}
+
+// convDepthwiseStrided is convDepthwise for sW > 1 on a padded plane of
+// hp x wp. Plane r holds padded columns r, r+sW, ... (wq of them), so tap
+// (i, j) of output (y, x) reads plane (j*dW)%sW, row y*sH+i*dH, column
+// x+(j*dW)/sW.
+func convDepthwiseStrided(ctx *Ctx, p *convParams, x, w, bias, out []float32, hp, wp int) {
+	kk := p.kh * p.kw
+	wq := (wp + p.sw - 1) / p.sw
+	pl := hp * wq
+	parallel(ctx, p.n*p.c, func(task int) {
+		ch := task % p.c
+		sp := getScratch(p.sw * pl)
+		xq := *sp
+		clear(xq)
+		src := x[task*p.h*p.w : (task+1)*p.h*p.w]
+		for y := 0; y < p.h; y++ {
+			row := src[y*p.w : (y+1)*p.w]
+			base := (y + p.pt) * wq
+			for r := 0; r < p.sw; r++ {
+				// input columns c with (c+pL) % sW == r, from the first
+				c0 := ((r-p.pl)%p.sw + p.sw) % p.sw
+				if c0 >= p.w {
+					continue
+				}
+				dst := xq[r*pl+base+(c0+p.pl)/p.sw:]
+				dst = dst[:(p.w-c0+p.sw-1)/p.sw]
+				for t := range dst {
+					dst[t] = row[c0+t*p.sw]
 				}
 			}
+		}
+		var b float32
+		if bias != nil {
+			b = bias[ch]
+		}
+		wc := w[ch*kk : (ch+1)*kk]
+		o := out[task*p.oh*p.ow : (task+1)*p.oh*p.ow]
+		var tbuf [49][]float32
+		taps := tbuf[:0]
+		if kk > len(tbuf) {
+			taps = make([][]float32, 0, kk)
+		}
+		for y := 0; y < p.oh; y++ {
+			taps = taps[:0]
+			for i := 0; i < p.kh; i++ {
+				r0 := (y*p.sh + i*p.dh) * wq
+				for j := 0; j < p.kw; j++ {
+					c := j * p.dw
+					taps = append(taps, xq[(c%p.sw)*pl+r0+c/p.sw:])
+				}
+			}
+			kernels.DepthwiseRow(o[y*p.ow:(y+1)*p.ow], taps, wc, b)
 		}
 		putScratch(sp)
 	})

@@ -25,6 +25,114 @@ func Gemm(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float3
 	gemmImpl(m, n, k, a, lda, b, ldb, bias, c, ldc)
 }
 
+// PackedA is Gemm's left operand prepared once for many calls with the same
+// a (a convolution's weights, reused by every block of output pixels).
+type PackedA struct {
+	m, k int
+	a    []float32
+	lda  int
+	a6   []float32 // rows 0..m/6*6-1 in six-row blocks (packA6); nil when not built
+}
+
+// PackA prepares the m x k matrix a (row stride lda) for GemmPacked and
+// GemmPanels. The six-row blocks are built only for the AVX2 kernels; a
+// PackedA built on either path works on both.
+func PackA(m, k int, a []float32, lda int) *PackedA {
+	pa := &PackedA{m: m, k: k, a: a, lda: lda}
+	if m > 0 && k > 0 {
+		_ = a[(m-1)*lda+k-1]
+		if path == "avx2" && m >= 6 {
+			m6 := m / 6 * 6
+			pa.a6 = make([]float32, m6*k)
+			packA6(pa.a6, a, lda, m6, k)
+		}
+	}
+	return pa
+}
+
+// GemmPacked is Gemm with a prepared left operand: same order, same bits.
+func GemmPacked(pa *PackedA, n int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	if pa.m <= 0 || n <= 0 {
+		return
+	}
+	gemmPImpl(pa, n, b, ldb, bias, c, ldc)
+}
+
+// PanelLen is the length of the buffer GemmPanels reads for k rows and n
+// columns: ceil(n/16) panels of k rows of 16 floats.
+func PanelLen(k, n int) int { return (n + 15) / 16 * 16 * k }
+
+// GemmPanels is Gemm with b given as packed panels: column j of row p of b
+// is panels[(j/16)*16*k + p*16 + j%16]. The lanes of the last panel past n
+// are read but never stored. Same order, same bits as Gemm.
+func GemmPanels(pa *PackedA, n int, panels []float32, bias []float32, c []float32, ldc int) {
+	if pa.m <= 0 || n <= 0 {
+		return
+	}
+	_ = panels[:PanelLen(pa.k, n)]
+	gemmPanImpl(pa, n, panels, bias, c, ldc)
+}
+
+// RowToPanels stores row (one row of GEMM operand b, len(row) columns) as
+// row r of the packed panels GemmPanels reads for k rows: column q goes to
+// panels[(q/16)*16*k + r*16 + q%16]. The lanes of the last panel past
+// len(row) are zeroed.
+func RowToPanels(panels, row []float32, r, k int) {
+	n := len(row)
+	_ = panels[:PanelLen(k, n)]
+	if r < 0 || r >= k {
+		panic("kernels: RowToPanels: row out of range")
+	}
+	rowPanImpl(panels, row, r, k)
+}
+
+func rowToPanelsScalar(panels, row []float32, r, k int) {
+	n := len(row)
+	for q := 0; q < n; q += 16 {
+		dst := panels[q*k+r*16 : q*k+r*16+16]
+		w := copy(dst, row[q:])
+		clear(dst[w:])
+	}
+}
+
+// packA6 writes rows 0..m6-1 of a (m6 a multiple of 6) as blocks of six
+// rows, each block k groups of the six rows' values at one p.
+func packA6(dst, a []float32, lda, m6, k int) {
+	for i := 0; i < m6; i += 6 {
+		blk := dst[i*k : (i+6)*k]
+		for r := 0; r < 6; r++ {
+			row := a[(i+r)*lda : (i+r)*lda+k]
+			for p, v := range row {
+				blk[p*6+r] = v
+			}
+		}
+	}
+}
+
+func gemmPackedScalar(pa *PackedA, n int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	gemmScalar(pa.m, n, pa.k, pa.a, pa.lda, b, ldb, bias, c, ldc)
+}
+
+func gemmPanelsScalar(pa *PackedA, n int, panels []float32, bias []float32, c []float32, ldc int) {
+	k := pa.k
+	for i := 0; i < pa.m; i++ {
+		var init float32
+		if bias != nil {
+			init = bias[i]
+		}
+		arow := pa.a[i*pa.lda : i*pa.lda+k]
+		crow := c[i*ldc : i*ldc+n]
+		for j := range crow {
+			col := (j/16)*16*k + j%16
+			s := init
+			for p, av := range arow {
+				s += float32(av * panels[col+p*16])
+			}
+			crow[j] = s
+		}
+	}
+}
+
 // DepthwiseS1 computes one channel of a stride-1 depthwise convolution over
 // an already zero-padded plane xp of row length wp:
 //
@@ -34,20 +142,40 @@ func DepthwiseS1(out []float32, oh, ow int, xp []float32, wp int, w []float32, k
 	dwImpl(out, oh, ow, xp, wp, w, kh, kw, dh, dw, bias)
 }
 
+// DepthwiseRow computes one output row of a depthwise convolution from one
+// input row per tap, already offset to the tap's first read:
+//
+//	out[x] = bias
+//	for t < len(w) { out[x] += float32(w[t] * taps[t][x]) }
+//
+// Strided convolutions pass rows of stride-deinterleaved planes, so that every
+// tap reads contiguously. Each taps[t] must hold at least len(out) values.
+func DepthwiseRow(out []float32, taps [][]float32, w []float32, bias float32) {
+	w = w[:len(taps)]
+	for _, t := range taps {
+		_ = t[:len(out)]
+	}
+	dwRowImpl(out, taps, w, bias)
+}
+
 // Path names the kernel implementation in use: "avx2" or "purego".
 func Path() string { return path }
 
 var (
-	gemmImpl = gemmScalar
-	dwImpl   = dwScalar
-	path     = "purego"
+	gemmImpl    = gemmScalar
+	dwImpl      = dwScalar
+	dwRowImpl   = dwRowScalar
+	gemmPImpl   = gemmPackedScalar
+	gemmPanImpl = gemmPanelsScalar
+	rowPanImpl  = rowToPanelsScalar
+	path        = "purego"
 )
 
 // SetPurego forces the portable kernels (true) or restores run-time
 // dispatch (false). Tests use it to compare paths in one binary.
 func SetPurego(force bool) {
 	if force {
-		gemmImpl, dwImpl, binImpl, clipImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, "purego"
+		rowPanImpl, gemmImpl, gemmPImpl, gemmPanImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = rowToPanelsScalar, gemmScalar, gemmPackedScalar, gemmPanelsScalar, dwScalar, dwRowScalar, binScalar, clipScalar, "purego"
 		return
 	}
 	selectImpl()
@@ -90,6 +218,19 @@ func dwScalar(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, 
 					orow[x] += float32(wv * xv)
 				}
 			}
+		}
+	}
+}
+
+func dwRowScalar(out []float32, taps [][]float32, w []float32, bias float32) {
+	for x := range out {
+		out[x] = bias
+	}
+	for t, row := range taps {
+		wv := w[t]
+		row = row[:len(out)]
+		for x, v := range row {
+			out[x] += float32(wv * v)
 		}
 	}
 }

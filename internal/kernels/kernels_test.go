@@ -54,6 +54,43 @@ func TestGemmPathsAgree(t *testing.T) {
 	}
 }
 
+// TestGemmPackedPathsAgree checks GemmPacked and GemmPanels (with the
+// six-row blocks prebuilt and without) against the scalar reference.
+func TestGemmPackedPathsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, sz := range [][3]int{{1, 1, 1}, {4, 16, 3}, {5, 17, 7}, {7, 40, 33}, {13, 8, 0}, {3, 100, 9}, {33, 67, 129}, {6, 16, 1}, {12, 32, 2}, {18, 48, 300}, {11, 5, 4}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		lda, ldb, ldc := k+1, n+3, n+2
+		a, b := randSlice(r, m*lda), randSlice(r, k*ldb+1)
+		// the same b as panels; the padding lanes hold NaN, which must not
+		// reach any stored column
+		panels := make([]float32, PanelLen(k, n))
+		for i := range panels {
+			panels[i] = float32(math.NaN())
+		}
+		for p := 0; p < k; p++ {
+			for j := 0; j < n; j++ {
+				panels[(j/16)*16*k+p*16+j%16] = b[p*ldb+j]
+			}
+		}
+		for _, pa := range []*PackedA{PackA(m, k, a, lda), {m: m, k: k, a: a, lda: lda}} {
+			for _, bias := range [][]float32{nil, randSlice(r, m)} {
+				want := make([]float32, m*ldc)
+				gemmScalar(m, n, k, a, lda, b, ldb, bias, want, ldc)
+				got := make([]float32, m*ldc)
+				GemmPacked(pa, n, b, ldb, bias, got, ldc)
+				sameBits(t, fmt.Sprintf("gemm packed %v", sz), got, want)
+				got = make([]float32, m*ldc)
+				GemmPanels(pa, n, panels, bias, got, ldc)
+				sameBits(t, fmt.Sprintf("gemm panels %v", sz), got, want)
+				got = make([]float32, m*ldc)
+				gemmPanelsScalar(pa, n, panels, bias, got, ldc)
+				sameBits(t, fmt.Sprintf("gemm panels scalar %v", sz), got, want)
+			}
+		}
+	}
+}
+
 func TestDepthwisePathsAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, c := range []struct{ oh, ow, kh, kw, dh, dw int }{{1, 1, 1, 1, 1, 1}, {5, 37, 3, 3, 1, 1}, {4, 24, 5, 5, 2, 2}, {2, 9, 1, 3, 1, 1}} {
@@ -63,6 +100,30 @@ func TestDepthwisePathsAgree(t *testing.T) {
 		DepthwiseS1(got, c.oh, c.ow, xp, wp, w, c.kh, c.kw, c.dh, c.dw, 0.25)
 		dwScalar(want, c.oh, c.ow, xp, wp, w, c.kh, c.kw, c.dh, c.dw, 0.25)
 		sameBits(t, "depthwise", got, want)
+	}
+}
+
+func TestDepthwiseRowPathsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []struct{ ow, taps int }{{1, 1}, {7, 9}, {8, 9}, {16, 25}, {37, 9}, {160, 25}, {20, 50}} {
+		taps := make([][]float32, c.taps)
+		for i := range taps {
+			taps[i] = randSlice(r, c.ow+i%3)
+		}
+		w := randSlice(r, c.taps)
+		got, want := make([]float32, c.ow), make([]float32, c.ow)
+		DepthwiseRow(got, taps, w, -0.5)
+		dwRowScalar(want, taps, w, -0.5)
+		sameBits(t, "depthwise row", got, want)
+		// the order of one element, written out
+		x := c.ow - 1
+		s := float32(-0.5)
+		for i, row := range taps {
+			s += float32(w[i] * row[x])
+		}
+		if math.Float32bits(s) != math.Float32bits(want[x]) {
+			t.Fatalf("depthwise row %v: element %d = %g, want %g", c, x, want[x], s)
+		}
 	}
 }
 

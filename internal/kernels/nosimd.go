@@ -3,5 +3,5 @@
 package kernels
 
 func selectImpl() {
-	gemmImpl, dwImpl, binImpl, clipImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, "purego"
+	rowPanImpl, gemmImpl, gemmPImpl, gemmPanImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = rowToPanelsScalar, gemmScalar, gemmPackedScalar, gemmPanelsScalar, dwScalar, dwRowScalar, binScalar, clipScalar, "purego"
 }

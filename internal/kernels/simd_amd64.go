@@ -11,10 +11,10 @@ import (
 // AVX2 kernels run (with identical bits) on AVX-512 CPUs.
 func selectImpl() {
 	if archsimd.X86.AVX2() {
-		gemmImpl, dwImpl, binImpl, clipImpl, path = gemmAVX2, dwAVX2, binAVX2, clipAVX2, "avx2"
+		rowPanImpl, gemmImpl, gemmPImpl, gemmPanImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = rowToPanelsAVX2, gemmAVX2, gemmPackedAVX2, gemmPanelsAVX2, dwAVX2, dwRowAVX2, binAVX2, clipAVX2, "avx2"
 		return
 	}
-	gemmImpl, dwImpl, binImpl, clipImpl, path = gemmScalar, dwScalar, binScalar, clipScalar, "purego"
+	rowPanImpl, gemmImpl, gemmPImpl, gemmPanImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = rowToPanelsScalar, gemmScalar, gemmPackedScalar, gemmPanelsScalar, dwScalar, dwRowScalar, binScalar, clipScalar, "purego"
 }
 
 type f8 = archsimd.Float32x8
@@ -22,10 +22,37 @@ type f8 = archsimd.Float32x8
 func load8(s []float32) f8 { return archsimd.LoadFloat32x8((*[8]float32)(s)) }
 func bc8(v float32) f8     { return archsimd.BroadcastFloat32x8(v) }
 
-// gemmAVX2 packs 16-column panels of b contiguously and runs a 4x16 register
-// tile over them; leftover columns use 8-wide tiles on b in place, then the
-// scalar loop. Each lane adds float32 products in the reference order.
+// gemmAVX2 packs 16-column panels of b contiguously and runs a 6x16
+// register tile (4x16 and 1x16 for the last rows) over them; leftover
+// columns use 8-wide tiles on b in place, then the scalar loop. Each lane
+// adds float32 products in the reference order.
 func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	// Rows in groups of six for the assembly tile, a packed once.
+	var ap *[]float32
+	var a6 []float32
+	if n >= 16 && k > 0 && m >= 6 {
+		m6 := m / 6 * 6
+		ap = scratch(m6 * k)
+		a6 = *ap
+		packA6(a6, a, lda, m6, k)
+	}
+	gemmA6(m, n, k, a, lda, a6, b, ldb, bias, c, ldc)
+	if ap != nil {
+		putScratch(ap)
+	}
+}
+
+func gemmPackedAVX2(pa *PackedA, n int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	if pa.a6 == nil {
+		gemmAVX2(pa.m, n, pa.k, pa.a, pa.lda, b, ldb, bias, c, ldc)
+		return
+	}
+	gemmA6(pa.m, n, pa.k, pa.a, pa.lda, pa.a6, b, ldb, bias, c, ldc)
+}
+
+// gemmA6 is gemmAVX2 with the six-row blocks a6 already built (nil when
+// m < 6, n < 16 or k == 0).
+func gemmA6(m, n, k int, a []float32, lda int, a6 []float32, b []float32, ldb int, bias []float32, c []float32, ldc int) {
 	j := 0
 	if n >= 16 && k > 0 {
 		// Packing a panel pays off when several row tiles reuse it; for one
@@ -35,13 +62,6 @@ func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []fl
 		if pack {
 			pp = scratch(k * 16)
 		}
-		// Rows in groups of six for the assembly tile, a packed once.
-		m6 := m / 6 * 6
-		var ap *[]float32
-		if m6 > 0 {
-			ap = scratch(m6 * k)
-			packA6(*ap, a, lda, m6, k)
-		}
 		for ; j+16 <= n; j += 16 {
 			panel, ldp := b[j:], ldb
 			if pack {
@@ -50,7 +70,7 @@ func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []fl
 			}
 			i := 0
 			for ; i+6 <= m; i += 6 {
-				tile6x16(k, (*ap)[i*k:(i+6)*k], panel, ldp, bias, i, c[i*ldc+j:], ldc)
+				tile6x16(k, a6[i*k:(i+6)*k], panel, ldp, bias, i, c[i*ldc+j:], ldc)
 			}
 			for ; i+4 <= m; i += 4 {
 				tile4x16(k, a[i*lda:], lda, panel, ldp, biasAt(bias, i, 4), c[i*ldc+j:], ldc)
@@ -61,9 +81,6 @@ func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []fl
 		}
 		if pack {
 			putScratch(pp)
-		}
-		if ap != nil {
-			putScratch(ap)
 		}
 	}
 	for ; j+8 <= n; j += 8 {
@@ -76,16 +93,55 @@ func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []fl
 	}
 }
 
-// packA6 writes rows 0..m6-1 of a (m6 a multiple of 6) as blocks of six
-// rows, each block k groups of the six rows' values at one p.
-func packA6(dst, a []float32, lda, m6, k int) {
-	for i := 0; i < m6; i += 6 {
-		blk := dst[i*k : (i+6)*k]
-		for r := 0; r < 6; r++ {
-			row := a[(i+r)*lda : (i+r)*lda+k]
-			for p, v := range row {
-				blk[p*6+r] = v
+// gemmPanelsAVX2 runs the register tiles straight on the caller's panels.
+// A last partial panel is computed 16 wide into a small buffer and only its
+// valid columns are copied out: lanes are independent, so the padding lanes
+// cannot change them.
+func gemmPanelsAVX2(pa *PackedA, n int, panels []float32, bias []float32, c []float32, ldc int) {
+	m, k, a, lda := pa.m, pa.k, pa.a, pa.lda
+	if k == 0 {
+		gemmScalar(m, n, 0, a, lda, nil, 0, bias, c, ldc)
+		return
+	}
+	a6 := pa.a6
+	if a6 == nil && m >= 6 {
+		ap := scratch(m / 6 * 6 * k)
+		defer putScratch(ap)
+		a6 = *ap
+		packA6(a6, a, lda, m/6*6, k)
+	}
+	var tmp [6 * 16]float32
+	for j := 0; j < n; j += 16 {
+		w := min(16, n-j)
+		panel := panels[j*k : (j+16)*k]
+		i := 0
+		if w == 16 {
+			for ; i+6 <= m; i += 6 {
+				tile6x16(k, a6[i*k:(i+6)*k], panel, 16, bias, i, c[i*ldc+j:], ldc)
 			}
+			for ; i+4 <= m; i += 4 {
+				tile4x16(k, a[i*lda:], lda, panel, 16, biasAt(bias, i, 4), c[i*ldc+j:], ldc)
+			}
+			for ; i < m; i++ {
+				tile1x16(k, a[i*lda:i*lda+k], panel, 16, biasAt(bias, i, 1)[0], c[i*ldc+j:i*ldc+j+16])
+			}
+			continue
+		}
+		for ; i+6 <= m; i += 6 {
+			tile6x16(k, a6[i*k:(i+6)*k], panel, 16, bias, i, tmp[:], 16)
+			for r := 0; r < 6; r++ {
+				copy(c[(i+r)*ldc+j:(i+r)*ldc+j+w], tmp[r*16:])
+			}
+		}
+		for ; i+4 <= m; i += 4 {
+			tile4x16(k, a[i*lda:], lda, panel, 16, biasAt(bias, i, 4), tmp[:], 16)
+			for r := 0; r < 4; r++ {
+				copy(c[(i+r)*ldc+j:(i+r)*ldc+j+w], tmp[r*16:])
+			}
+		}
+		for ; i < m; i++ {
+			tile1x16(k, a[i*lda:i*lda+k], panel, 16, biasAt(bias, i, 1)[0], tmp[:16])
+			copy(c[i*ldc+j:i*ldc+j+w], tmp[:])
 		}
 	}
 }
@@ -111,6 +167,21 @@ func biasAt(bias []float32, i, n int) [4]float32 {
 		copy(r[:n], bias[i:i+n])
 	}
 	return r
+}
+
+// rowToPanelsAVX2 moves whole 16-float groups with vector loads and stores;
+// RowToPanels has checked the panels' length.
+func rowToPanelsAVX2(panels, row []float32, r, k int) {
+	n := len(row)
+	q := 0
+	for ; q+16 <= n; q += 16 {
+		d := q*k + r*16
+		archsimd.LoadFloat32x8(ptr8(row, q)).Store(ptr8(panels, d))
+		archsimd.LoadFloat32x8(ptr8(row, q+8)).Store(ptr8(panels, d+8))
+	}
+	if q < n {
+		rowToPanelsScalar(panels[q*k:], row[q:], r, k)
+	}
 }
 
 // packPanel16 copies columns 0-15 of k rows of b (row stride ldb) into
@@ -238,6 +309,45 @@ func dwAVX2(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw
 			}
 			orow[x] = s
 		}
+	}
+}
+
+// dwRowAVX2: DepthwiseRow has checked that every tap row covers out.
+func dwRowAVX2(out []float32, taps [][]float32, w []float32, bias float32) {
+	vb := bc8(bias)
+	var wbuf [49]f8
+	wv := wbuf[:0]
+	if len(w) > len(wbuf) {
+		wv = make([]f8, 0, len(w))
+	}
+	for _, v := range w {
+		wv = append(wv, bc8(v))
+	}
+	ow := len(out)
+	x := 0
+	for ; x+16 <= ow; x += 16 {
+		acc0, acc1 := vb, vb
+		for t, wt := range wv {
+			p := unsafe.Add(unsafe.Pointer(unsafe.SliceData(taps[t])), 4*x)
+			acc0 = acc0.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(p))))
+			acc1 = acc1.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 32)))))
+		}
+		acc0.Store(ptr8(out, x))
+		acc1.Store(ptr8(out, x+8))
+	}
+	for ; x+8 <= ow; x += 8 {
+		acc := vb
+		for t, wt := range wv {
+			acc = acc.Add(wt.Mul(archsimd.LoadFloat32x8(ptr8(taps[t], x))))
+		}
+		acc.Store(ptr8(out, x))
+	}
+	for ; x < ow; x++ {
+		s := bias
+		for t, row := range taps {
+			s += float32(w[t] * row[x])
+		}
+		out[x] = s
 	}
 }
 
