@@ -10,7 +10,10 @@
 // fused multiply-add), so all paths produce identical bits.
 package kernels
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
 // Gemm computes, for i < m and j < n,
 //
@@ -235,20 +238,28 @@ func dwRowScalar(out []float32, taps [][]float32, w []float32, bias float32) {
 	}
 }
 
-var pool sync.Pool
+// pools[c] holds buffers of capacity at least 1<<c, one pool per size
+// class, so that a request never draws a buffer that is too small.
+var pools [64]sync.Pool
 
 // scratch returns a float32 buffer of length n from a pool; release it with
 // putScratch.
 func scratch(n int) *[]float32 {
-	if p, ok := pool.Get().(*[]float32); ok && cap(*p) >= n {
+	c := bits.Len(uint(max(n, 1) - 1))
+	if p, ok := pools[c].Get().(*[]float32); ok {
 		*p = (*p)[:n]
 		return p
 	}
-	s := make([]float32, n)
+	s := make([]float32, n, 1<<c)
 	return &s
 }
 
-func putScratch(p *[]float32) { pool.Put(p) }
+func putScratch(p *[]float32) {
+	if cap(*p) == 0 {
+		return
+	}
+	pools[bits.Len(uint(cap(*p)))-1].Put(p)
+}
 
 // Binary ops for BinaryRow.
 const (
