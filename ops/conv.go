@@ -286,31 +286,25 @@ func convRun(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 			kernels.GemmPacked(packed[g], bw, xg[j0:], hw, bg, og, P)
 			return
 		}
-		sp := getScratch(kernels.PanelLen(k, bw))
+		sp := getScratch(k * bw)
 		col := *sp
-		im2colPanels(p, xg, col, j0, bw)
-		kernels.GemmPanels(packed[g], bw, col, bg, og, P)
+		im2col(p, xg, col, j0, bw)
+		kernels.GemmPacked(packed[g], bw, col, bw, bg, og, P)
 		putScratch(sp)
 	})
 }
 
-// im2colPanels writes the GEMM's right operand in the packed panel layout
-// kernels.GemmPanels reads: the value of kernel row r = (ic*kH+i)*kW+j for
-// output pixel j0+q (the input value that tap reads, or +0 in the padding)
-// goes to col[(q/16)*16*K + r*16 + q%16], K the number of kernel rows. Each
-// kernel row is first gathered into a row buffer that stays in the L1 cache,
-// one output row segment at a time (the in-bounds taps of a segment form a
-// strided run of one input row, the rest is zero), then spread over the
-// panels.
-func im2colPanels(p *convParams, xg, col []float32, j0, bw int) {
+// im2col fills col[r*bw+q] for kernel row r = (ic*kH+i)*kW+j and output
+// pixel j0+q with the input value that tap reads, or +0 in the padding. It
+// works one output row segment at a time: the in-bounds taps of a segment
+// form a strided run of one input row, the rest is zero.
+func im2col(p *convParams, xg, col []float32, j0, bw int) {
 	cg := p.c / p.g
-	K := cg * p.kh * p.kw
-	var rbuf [colBlock]float32
-	row := rbuf[:bw]
 	for ic := 0; ic < cg; ic++ {
 		plane := xg[ic*p.h*p.w : (ic+1)*p.h*p.w]
 		for i := 0; i < p.kh; i++ {
 			for j := 0; j < p.kw; j++ {
+				row := col[((ic*p.kh+i)*p.kw+j)*bw:][:bw]
 				for q := 0; q < bw; {
 					y, x0 := (j0+q)/p.ow, (j0+q)%p.ow
 					n := min(p.ow-x0, bw-q)
@@ -346,7 +340,6 @@ func im2colPanels(p *convParams, xg, col []float32, j0, bw int) {
 						seg[k] = src[(x0+k)*p.sw+off]
 					}
 				}
-				kernels.RowToPanels(col, row, (ic*p.kh+i)*p.kw+j, K)
 			}
 		}
 	}

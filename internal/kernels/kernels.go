@@ -37,8 +37,7 @@ type PackedA struct {
 	a6   []float32 // rows 0..m/6*6-1 in six-row blocks (packA6); nil when not built
 }
 
-// PackA prepares the m x k matrix a (row stride lda) for GemmPacked and
-// GemmPanels. The six-row blocks are built only for the AVX2 kernels; a
+// PackA prepares the m x k matrix a (row stride lda) for GemmPacked. The six-row blocks are built only for the AVX2 kernels; a
 // PackedA built on either path works on both.
 func PackA(m, k int, a []float32, lda int) *PackedA {
 	pa := &PackedA{m: m, k: k, a: a, lda: lda}
@@ -61,43 +60,6 @@ func GemmPacked(pa *PackedA, n int, b []float32, ldb int, bias []float32, c []fl
 	gemmPImpl(pa, n, b, ldb, bias, c, ldc)
 }
 
-// PanelLen is the length of the buffer GemmPanels reads for k rows and n
-// columns: ceil(n/16) panels of k rows of 16 floats.
-func PanelLen(k, n int) int { return (n + 15) / 16 * 16 * k }
-
-// GemmPanels is Gemm with b given as packed panels: column j of row p of b
-// is panels[(j/16)*16*k + p*16 + j%16]. The lanes of the last panel past n
-// are read but never stored. Same order, same bits as Gemm.
-func GemmPanels(pa *PackedA, n int, panels []float32, bias []float32, c []float32, ldc int) {
-	if pa.m <= 0 || n <= 0 {
-		return
-	}
-	_ = panels[:PanelLen(pa.k, n)]
-	gemmPanImpl(pa, n, panels, bias, c, ldc)
-}
-
-// RowToPanels stores row (one row of GEMM operand b, len(row) columns) as
-// row r of the packed panels GemmPanels reads for k rows: column q goes to
-// panels[(q/16)*16*k + r*16 + q%16]. The lanes of the last panel past
-// len(row) are zeroed.
-func RowToPanels(panels, row []float32, r, k int) {
-	n := len(row)
-	_ = panels[:PanelLen(k, n)]
-	if r < 0 || r >= k {
-		panic("kernels: RowToPanels: row out of range")
-	}
-	rowPanImpl(panels, row, r, k)
-}
-
-func rowToPanelsScalar(panels, row []float32, r, k int) {
-	n := len(row)
-	for q := 0; q < n; q += 16 {
-		dst := panels[q*k+r*16 : q*k+r*16+16]
-		w := copy(dst, row[q:])
-		clear(dst[w:])
-	}
-}
-
 // packA6 writes rows 0..m6-1 of a (m6 a multiple of 6) as blocks of six
 // rows, each block k groups of the six rows' values at one p.
 func packA6(dst, a []float32, lda, m6, k int) {
@@ -114,26 +76,6 @@ func packA6(dst, a []float32, lda, m6, k int) {
 
 func gemmPackedScalar(pa *PackedA, n int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
 	gemmScalar(pa.m, n, pa.k, pa.a, pa.lda, b, ldb, bias, c, ldc)
-}
-
-func gemmPanelsScalar(pa *PackedA, n int, panels []float32, bias []float32, c []float32, ldc int) {
-	k := pa.k
-	for i := 0; i < pa.m; i++ {
-		var init float32
-		if bias != nil {
-			init = bias[i]
-		}
-		arow := pa.a[i*pa.lda : i*pa.lda+k]
-		crow := c[i*ldc : i*ldc+n]
-		for j := range crow {
-			col := (j/16)*16*k + j%16
-			s := init
-			for p, av := range arow {
-				s += float32(av * panels[col+p*16])
-			}
-			crow[j] = s
-		}
-	}
 }
 
 // DepthwiseS1 computes one channel of a stride-1 depthwise convolution over
@@ -165,20 +107,18 @@ func DepthwiseRow(out []float32, taps [][]float32, w []float32, bias float32) {
 func Path() string { return path }
 
 var (
-	gemmImpl    = gemmScalar
-	dwImpl      = dwScalar
-	dwRowImpl   = dwRowScalar
-	gemmPImpl   = gemmPackedScalar
-	gemmPanImpl = gemmPanelsScalar
-	rowPanImpl  = rowToPanelsScalar
-	path        = "purego"
+	gemmImpl  = gemmScalar
+	dwImpl    = dwScalar
+	dwRowImpl = dwRowScalar
+	gemmPImpl = gemmPackedScalar
+	path      = "purego"
 )
 
 // SetPurego forces the portable kernels (true) or restores run-time
 // dispatch (false). Tests use it to compare paths in one binary.
 func SetPurego(force bool) {
 	if force {
-		rowPanImpl, gemmImpl, gemmPImpl, gemmPanImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = rowToPanelsScalar, gemmScalar, gemmPackedScalar, gemmPanelsScalar, dwScalar, dwRowScalar, binScalar, clipScalar, "purego"
+		gemmImpl, gemmPImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = gemmScalar, gemmPackedScalar, dwScalar, dwRowScalar, binScalar, clipScalar, "purego"
 		return
 	}
 	selectImpl()

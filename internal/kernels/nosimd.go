@@ -3,5 +3,5 @@
 package kernels
 
 func selectImpl() {
-	rowPanImpl, gemmImpl, gemmPImpl, gemmPanImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = rowToPanelsScalar, gemmScalar, gemmPackedScalar, gemmPanelsScalar, dwScalar, dwRowScalar, binScalar, clipScalar, "purego"
+	gemmImpl, gemmPImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = gemmScalar, gemmPackedScalar, dwScalar, dwRowScalar, binScalar, clipScalar, "purego"
 }

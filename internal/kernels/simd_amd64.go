@@ -11,10 +11,10 @@ import (
 // AVX2 kernels run (with identical bits) on AVX-512 CPUs.
 func selectImpl() {
 	if archsimd.X86.AVX2() {
-		rowPanImpl, gemmImpl, gemmPImpl, gemmPanImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = rowToPanelsAVX2, gemmAVX2, gemmPackedAVX2, gemmPanelsAVX2, dwAVX2, dwRowAVX2, binAVX2, clipAVX2, "avx2"
+		gemmImpl, gemmPImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = gemmAVX2, gemmPackedAVX2, dwAVX2, dwRowAVX2, binAVX2, clipAVX2, "avx2"
 		return
 	}
-	rowPanImpl, gemmImpl, gemmPImpl, gemmPanImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = rowToPanelsScalar, gemmScalar, gemmPackedScalar, gemmPanelsScalar, dwScalar, dwRowScalar, binScalar, clipScalar, "purego"
+	gemmImpl, gemmPImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = gemmScalar, gemmPackedScalar, dwScalar, dwRowScalar, binScalar, clipScalar, "purego"
 }
 
 type f8 = archsimd.Float32x8
@@ -93,59 +93,6 @@ func gemmA6(m, n, k int, a []float32, lda int, a6 []float32, b []float32, ldb in
 	}
 }
 
-// gemmPanelsAVX2 runs the register tiles straight on the caller's panels.
-// A last partial panel is computed 16 wide into a small buffer and only its
-// valid columns are copied out: lanes are independent, so the padding lanes
-// cannot change them.
-func gemmPanelsAVX2(pa *PackedA, n int, panels []float32, bias []float32, c []float32, ldc int) {
-	m, k, a, lda := pa.m, pa.k, pa.a, pa.lda
-	if k == 0 {
-		gemmScalar(m, n, 0, a, lda, nil, 0, bias, c, ldc)
-		return
-	}
-	a6 := pa.a6
-	if a6 == nil && m >= 6 {
-		ap := scratch(m / 6 * 6 * k)
-		defer putScratch(ap)
-		a6 = *ap
-		packA6(a6, a, lda, m/6*6, k)
-	}
-	var tmp [6 * 16]float32
-	for j := 0; j < n; j += 16 {
-		w := min(16, n-j)
-		panel := panels[j*k : (j+16)*k]
-		i := 0
-		if w == 16 {
-			for ; i+6 <= m; i += 6 {
-				tile6x16(k, a6[i*k:(i+6)*k], panel, 16, bias, i, c[i*ldc+j:], ldc)
-			}
-			for ; i+4 <= m; i += 4 {
-				tile4x16(k, a[i*lda:], lda, panel, 16, biasAt(bias, i, 4), c[i*ldc+j:], ldc)
-			}
-			for ; i < m; i++ {
-				tile1x16(k, a[i*lda:i*lda+k], panel, 16, biasAt(bias, i, 1)[0], c[i*ldc+j:i*ldc+j+16])
-			}
-			continue
-		}
-		for ; i+6 <= m; i += 6 {
-			tile6x16(k, a6[i*k:(i+6)*k], panel, 16, bias, i, tmp[:], 16)
-			for r := 0; r < 6; r++ {
-				copy(c[(i+r)*ldc+j:(i+r)*ldc+j+w], tmp[r*16:])
-			}
-		}
-		for ; i+4 <= m; i += 4 {
-			tile4x16(k, a[i*lda:], lda, panel, 16, biasAt(bias, i, 4), tmp[:], 16)
-			for r := 0; r < 4; r++ {
-				copy(c[(i+r)*ldc+j:(i+r)*ldc+j+w], tmp[r*16:])
-			}
-		}
-		for ; i < m; i++ {
-			tile1x16(k, a[i*lda:i*lda+k], panel, 16, biasAt(bias, i, 1)[0], tmp[:16])
-			copy(c[i*ldc+j:i*ldc+j+w], tmp[:])
-		}
-	}
-}
-
 //go:noescape
 func tile6x16asm(k int, a *float32, b *float32, ldb int, bias *float32, c *float32, ldc int)
 
@@ -167,21 +114,6 @@ func biasAt(bias []float32, i, n int) [4]float32 {
 		copy(r[:n], bias[i:i+n])
 	}
 	return r
-}
-
-// rowToPanelsAVX2 moves whole 16-float groups with vector loads and stores;
-// RowToPanels has checked the panels' length.
-func rowToPanelsAVX2(panels, row []float32, r, k int) {
-	n := len(row)
-	q := 0
-	for ; q+16 <= n; q += 16 {
-		d := q*k + r*16
-		archsimd.LoadFloat32x8(ptr8(row, q)).Store(ptr8(panels, d))
-		archsimd.LoadFloat32x8(ptr8(row, q+8)).Store(ptr8(panels, d+8))
-	}
-	if q < n {
-		rowToPanelsScalar(panels[q*k:], row[q:], r, k)
-	}
 }
 
 // packPanel16 copies columns 0-15 of k rows of b (row stride ldb) into
