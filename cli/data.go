@@ -503,6 +503,24 @@ func (c *contributors) proof(a tx.Address, v *app.VersionRecord) (tx.Contributor
 	return tx.ContributorProof{}, fmt.Errorf("%s is not in the contributors file", a)
 }
 
+// assetVersion resolves an ASSET argument and a --version flag (0: the
+// latest) to the asset id, the version number and its record.
+func (e *dataEnv) assetVersion(ctx context.Context, arg string, version uint32) (tx.DataHash, uint32, *app.VersionRecord, error) {
+	id, err := parseAssetID(arg)
+	if err != nil {
+		return id, 0, nil, err
+	}
+	if version == 0 {
+		r, err := e.asset(ctx, id)
+		if err != nil {
+			return id, 0, nil, err
+		}
+		version = r.Versions
+	}
+	v, err := e.version(ctx, id, version)
+	return id, version, v, err
+}
+
 func parseAssetID(s string) (tx.DataHash, error) {
 	id, err := tx.ParseDataHash(strings.ToLower(s))
 	if err != nil {
@@ -861,18 +879,7 @@ func newDataReplicateCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	cmd.RunE = dataRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
-		id, err := parseAssetID(args[0])
-		if err != nil {
-			return err
-		}
-		r, err := e.asset(ctx, id)
-		if err != nil {
-			return err
-		}
-		if version == 0 {
-			version = r.Versions
-		}
-		v, err := e.version(ctx, id, version)
+		id, version, v, err := e.assetVersion(ctx, args[0], version)
 		if err != nil {
 			return err
 		}
@@ -912,18 +919,7 @@ func newDataGetCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	cmd.RunE = dataRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
-		id, err := parseAssetID(args[0])
-		if err != nil {
-			return err
-		}
-		r, err := e.asset(ctx, id)
-		if err != nil {
-			return err
-		}
-		if version == 0 {
-			version = r.Versions
-		}
-		v, err := e.version(ctx, id, version)
+		id, version, v, err := e.assetVersion(ctx, args[0], version)
 		if err != nil {
 			return err
 		}
