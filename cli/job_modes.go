@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -323,17 +322,11 @@ func newJobDeliverCmd() *cobra.Command {
 		Short: "Deliver a tee or zk job's input, sealed to the worker drawn for it (job submit does this itself; use it after a re-draw)",
 		Args:  cobra.ExactArgs(1),
 		RunE: opmlRun(f, true, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil {
-				return fmt.Errorf("job id %q: %w", args[0], err)
-			}
-			j, err := e.job(ctx, id)
+			j, err := e.jobArg(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			if j == nil {
-				return fmt.Errorf("no job %d", id)
-			}
+			id := j.ID
 			if !needsInputOrClosed(j) || j.State != app.OpmlJobAwaitingInput {
 				return fmt.Errorf("job %d (%s, %s) is not waiting for its input", id, j.ModeName(), j.State)
 			}

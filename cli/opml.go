@@ -85,6 +85,23 @@ func (e *dataEnv) job(ctx context.Context, id uint64) (*app.OpmlJob, error) {
 	return j, nil
 }
 
+// jobArg reads the job named by a command's ID argument; a job that does
+// not exist is an error.
+func (e *dataEnv) jobArg(ctx context.Context, arg string) (*app.OpmlJob, error) {
+	id, err := strconv.ParseUint(arg, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("job id %q: %w", arg, err)
+	}
+	j, err := e.job(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j == nil {
+		return nil, fmt.Errorf("no job %d", id)
+	}
+	return j, nil
+}
+
 // lastJob finds the highest job id (ids are 1..n with no gaps).
 func (e *dataEnv) lastJob(ctx context.Context) (uint64, error) {
 	exists := func(id uint64) (bool, error) {
@@ -309,16 +326,9 @@ func newJobShowCmd() *cobra.Command {
 		Short: "Show a job: state, result commitment, disputes, payouts",
 		Args:  cobra.ExactArgs(1),
 		RunE: opmlRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil {
-				return fmt.Errorf("job id %q: %w", args[0], err)
-			}
-			j, err := e.job(ctx, id)
+			j, err := e.jobArg(ctx, args[0])
 			if err != nil {
 				return err
-			}
-			if j == nil {
-				return fmt.Errorf("no job %d", id)
 			}
 			sum, err := e.modeSummary(ctx, j)
 			if err != nil {
@@ -396,17 +406,11 @@ func newJobOutputCmd() *cobra.Command {
 		Short: "Fetch a job's output from the store and check it against the root committed on chain",
 		Args:  cobra.ExactArgs(1),
 		RunE: opmlRun(f, false, func(ctx context.Context, e *dataEnv, cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil {
-				return fmt.Errorf("job id %q: %w", args[0], err)
-			}
-			j, err := e.job(ctx, id)
+			j, err := e.jobArg(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			if j == nil {
-				return fmt.Errorf("no job %d", id)
-			}
+			id := j.ID
 			if j.IsPrivate() {
 				res, text, err := privateOutput(ctx, f, e, j, index, out)
 				if err != nil {
