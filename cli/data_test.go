@@ -13,14 +13,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/provena/provena/app"
 	"github.com/provena/provena/blob"
-	"github.com/provena/provena/client"
 	"github.com/provena/provena/keys"
 	"github.com/provena/provena/merkle"
-	"github.com/provena/provena/node"
 	"github.com/provena/provena/vault"
 )
 
@@ -43,30 +40,7 @@ func TestDataCLIEndToEnd(t *testing.T) {
 		t.Skip("starts a node")
 	}
 	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := app.DefaultParams()
-	p.BlockTimeMs = 50
-	_, err = node.Init(home, node.InitOptions{ChainID: "data-e2e", Params: &p, Ports: ports})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n, err := node.Start(ctx, home, node.StartOptions{LogWriter: &bytes.Buffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Stop()
-	api := "http://" + n.APIAddr
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if _, err := client.New(api).WaitHeight(wctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	home, _ := startTestNode(t, dir, "data-e2e", 50)
 
 	// Two blob stores stand in for two nodes' stores.
 	var stores []*blob.Store

@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/provena/provena/app"
-	"github.com/provena/provena/client"
 	"github.com/provena/provena/energy"
 	"github.com/provena/provena/keys"
-	"github.com/provena/provena/node"
 	"github.com/provena/provena/tx"
 )
 
@@ -132,28 +130,7 @@ func TestEnergyCLIEndToEnd(t *testing.T) {
 		t.Skip("starts a node")
 	}
 	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := app.DefaultParams()
-	p.BlockTimeMs = 50
-	if _, err := node.Init(home, node.InitOptions{ChainID: "energy-e2e", Params: &p, Ports: ports}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n, err := node.Start(ctx, home, node.StartOptions{LogWriter: &bytes.Buffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Stop()
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if _, err := client.New("http://"+n.APIAddr).WaitHeight(wctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	home, _ := startTestNode(t, dir, "energy-e2e", 50)
 	kr, _ := keys.Open(keys.Dir(home), keys.BackendTest)
 	for _, k := range []string{"solar1", "w1", "oracle1"} {
 		if _, err := kr.Add(k); err != nil {

@@ -17,11 +17,9 @@ import (
 	"time"
 
 	"github.com/provena/provena/app"
-	"github.com/provena/provena/client"
 	"github.com/provena/provena/infer"
 	"github.com/provena/provena/keys"
 	"github.com/provena/provena/model"
-	"github.com/provena/provena/node"
 	"github.com/provena/provena/npy"
 	"github.com/provena/provena/opml/opmltest"
 	"github.com/provena/provena/tee/sim"
@@ -118,28 +116,9 @@ func TestPrivateJobsLeaveNoPlaintext(t *testing.T) {
 		t.Skip(err)
 	}
 	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := app.DefaultParams()
-	p.BlockTimeMs = 700
-	if _, err := node.Init(home, node.InitOptions{ChainID: "modes-e2e", Params: &p, Ports: ports}); err != nil {
-		t.Fatal(err)
-	}
+	home, n := startTestNode(t, dir, "modes-e2e", 700)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	n, err := node.Start(ctx, home, node.StartOptions{LogWriter: &bytes.Buffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			n.Stop()
-		}
-	}()
 	common := []string{"--home", home, "--keyring-backend", "test"}
 	must := func(args ...string) string {
 		t.Helper()
@@ -148,11 +127,6 @@ func TestPrivateJobsLeaveNoPlaintext(t *testing.T) {
 			t.Fatalf("provena %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		return out
-	}
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if _, err := client.New("http://"+n.APIAddr).WaitHeight(wctx, 2); err != nil {
-		t.Fatal(err)
 	}
 	must("tee", "config", "--sim-root", "test", "--max-age", "1h", "--from", "alice")
 	kr, err := keys.Open(keys.Dir(home), keys.BackendTest)
@@ -247,7 +221,6 @@ func TestPrivateJobsLeaveNoPlaintext(t *testing.T) {
 	<-done
 	done <- nil
 	n.Stop()
-	stopped = true
 	hits, files := scanFor(t, home, marker)
 	if len(hits) > 0 {
 		t.Fatalf("the tee job's input is in plaintext in %v", hits)

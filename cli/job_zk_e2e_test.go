@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -10,13 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/provena/provena/app"
-	"github.com/provena/provena/client"
 	"github.com/provena/provena/keys"
 	"github.com/provena/provena/model"
-	"github.com/provena/provena/node"
 	"github.com/provena/provena/ops"
 	"github.com/provena/provena/quant"
 	"github.com/provena/provena/tensor"
@@ -101,28 +97,9 @@ func TestZkJobLeavesNoPlaintext(t *testing.T) {
 	if err := art.Save(artPath); err != nil {
 		t.Fatal(err)
 	}
-	home := filepath.Join(dir, "home")
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := app.DefaultParams()
-	p.BlockTimeMs = 500
-	if _, err := node.Init(home, node.InitOptions{ChainID: "zk-e2e", Params: &p, Ports: ports}); err != nil {
-		t.Fatal(err)
-	}
+	home, n := startTestNode(t, dir, "zk-e2e", 500)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	n, err := node.Start(ctx, home, node.StartOptions{LogWriter: &bytes.Buffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			n.Stop()
-		}
-	}()
 	common := []string{"--home", home, "--keyring-backend", "test"}
 	must := func(args ...string) string {
 		t.Helper()
@@ -131,12 +108,6 @@ func TestZkJobLeavesNoPlaintext(t *testing.T) {
 			t.Fatalf("provena %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		return out
-	}
-	c := client.New("http://" + n.APIAddr)
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if _, err := c.WaitHeight(wctx, 2); err != nil {
-		t.Fatal(err)
 	}
 	kr, err := keys.Open(keys.Dir(home), keys.BackendTest)
 	if err != nil {
@@ -207,7 +178,6 @@ func TestZkJobLeavesNoPlaintext(t *testing.T) {
 	<-done
 	done <- nil // for the deferred wait
 	n.Stop()
-	stopped = true
 	if hits, files := scanFor(t, home, marker); len(hits) > 0 {
 		t.Fatalf("the zk job's input is in plaintext in %v", hits)
 	} else {

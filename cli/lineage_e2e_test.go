@@ -12,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provena/provena/app"
 	"github.com/provena/provena/blob"
-	"github.com/provena/provena/client"
 	"github.com/provena/provena/keys"
-	"github.com/provena/provena/node"
 	"github.com/provena/provena/opml/opmltest"
 )
 
@@ -35,23 +32,9 @@ func TestLineageCLIEndToEnd(t *testing.T) {
 		t.Skip(err)
 	}
 	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := app.DefaultParams()
-	p.BlockTimeMs = 300
-	if _, err := node.Init(home, node.InitOptions{ChainID: "lineage-e2e", Params: &p, Ports: ports}); err != nil {
-		t.Fatal(err)
-	}
+	home, n := startTestNode(t, dir, "lineage-e2e", 300)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	n, err := node.Start(ctx, home, node.StartOptions{LogWriter: &bytes.Buffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Stop()
 	common := []string{"--home", home, "--keyring-backend", "test"}
 	run := func(args ...string) (string, error) { return runCLI(append(args, common...)...) }
 	must := func(args ...string) string {
@@ -61,11 +44,6 @@ func TestLineageCLIEndToEnd(t *testing.T) {
 			t.Fatalf("provena %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		return out
-	}
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if _, err := client.New("http://"+n.APIAddr).WaitHeight(wctx, 2); err != nil {
-		t.Fatal(err)
 	}
 	kr, err := keys.Open(keys.Dir(home), keys.BackendTest)
 	if err != nil {

@@ -2,15 +2,11 @@ package cli
 
 import (
 	"bytes"
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/provena/provena/app"
-	"github.com/provena/provena/client"
-	"github.com/provena/provena/node"
 	"github.com/provena/provena/tee"
 )
 
@@ -70,28 +66,7 @@ func TestTeeCollateralCLIEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node")
 	}
-	home := filepath.Join(t.TempDir(), "home")
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := app.DefaultParams()
-	p.BlockTimeMs = 500
-	if _, err := node.Init(home, node.InitOptions{ChainID: "tee-coll-e2e", Params: &p, Ports: ports}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n, err := node.Start(ctx, home, node.StartOptions{LogWriter: &bytes.Buffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Stop()
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if _, err := client.New("http://"+n.APIAddr).WaitHeight(wctx, 2); err != nil { // state is queryable once block 2 exists
-		t.Fatal(err)
-	}
+	home, _ := startTestNode(t, t.TempDir(), "tee-coll-e2e", 500)
 	common := []string{"--home", home, "--keyring-backend", "test"}
 	cli := func(args ...string) (string, error) { return teeRunCLI(append(args, common...)...) }
 	if out, err := cli("tee", "collateral", "show", "--kind", "tdx"); err == nil || !strings.Contains(err.Error(), "no tdx collateral on chain") {

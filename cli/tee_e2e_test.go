@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +11,6 @@ import (
 	"github.com/provena/provena/app"
 	"github.com/provena/provena/client"
 	"github.com/provena/provena/keys"
-	"github.com/provena/provena/node"
 	"github.com/provena/provena/tee/sim"
 	"github.com/provena/provena/tx"
 )
@@ -26,23 +23,9 @@ func TestTeeCLIEndToEnd(t *testing.T) {
 		t.Skip("starts a node")
 	}
 	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	ports, err := node.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := app.DefaultParams()
-	p.BlockTimeMs = 1500
-	if _, err := node.Init(home, node.InitOptions{ChainID: "tee-e2e", Params: &p, Ports: ports}); err != nil {
-		t.Fatal(err)
-	}
+	home, n := startTestNode(t, dir, "tee-e2e", 1500)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	n, err := node.Start(ctx, home, node.StartOptions{LogWriter: &bytes.Buffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Stop()
 	common := []string{"--home", home, "--keyring-backend", "test"}
 	cli := func(args ...string) (string, error) { return teeRunCLI(append(args, common...)...) }
 	must := func(args ...string) string {
@@ -55,11 +38,6 @@ func TestTeeCLIEndToEnd(t *testing.T) {
 	}
 	// The config must come in the chain's first blocks (clients can send
 	// from block 1 on): send it first.
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if _, err := client.New("http://"+n.APIAddr).WaitHeight(wctx, 2); err != nil { // state is queryable once block 2 exists
-		t.Fatal(err)
-	}
 	must("tee", "config", "--sim-root", "test", "--max-age", "1h", "--from", "alice")
 
 	kr, err := keys.Open(keys.Dir(home), keys.BackendTest)
@@ -76,7 +54,7 @@ func TestTeeCLIEndToEnd(t *testing.T) {
 	}
 	sig := tx.TensorSig{DType: 1, Shape: []uint32{1}}
 	model := tx.MsgRegisterModel{ModelID: [32]byte{0x7e}, NumNodes: 1, Inputs: []tx.TensorSig{sig}, Outputs: []tx.OutputSig{{Sig: sig}}}
-	if _, err := client.New("http://"+n.APIAddr).Send(ctx, alice, p.MinFee, model, true); err != nil {
+	if _, err := client.New("http://"+n.APIAddr).Send(ctx, alice, app.DefaultParams().MinFee, model, true); err != nil {
 		t.Fatal(err)
 	}
 	mid := hex.EncodeToString(model.ModelID[:])
