@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/provena/provena/app"
 	"github.com/provena/provena/blob"
@@ -146,8 +147,10 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	// An interrupted add resumes: the first run loses its connection after
 	// one chunk, the second uploads the rest of the same blob and registers.
 	fs0, _ := blob.Open(filepath.Join(dir, "flaky"))
-	var puts atomic.Int64
+	var puts, active atomic.Int64
 	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		active.Add(1)
+		defer active.Add(-1)
 		if r.Method == http.MethodPut && puts.Add(1) == 2 {
 			panic(http.ErrAbortHandler) // drop the connection
 		}
@@ -163,6 +166,14 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	pending, _ := filepath.Glob(filepath.Join(home, "data", "pending", "*", "blob.age"))
 	if len(pending) != 1 {
 		t.Fatalf("pending uploads: %v", pending)
+	}
+	// Chunks sent in parallel with the dropped one may still be landing in
+	// the store after the client gave up: let those handlers finish before
+	// counting what the resume must send.
+	for deadline := time.Now().Add(10 * time.Second); active.Load() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("chunk handlers of the dropped upload still running after 10 s")
+		}
 	}
 	ctPending, _ := os.ReadFile(pending[0])
 	lp, _ := blob.BuildBytes(ctPending)
