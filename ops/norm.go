@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/provena/provena/internal/fmath"
+	"github.com/provena/provena/internal/kernels"
 	"github.com/provena/provena/tensor"
 )
 
@@ -314,28 +315,41 @@ func (g *smGeom) at(r, k int) int {
 	return (r/max(g.inner, 1))*g.n*g.inner + k*g.inner + r%max(g.inner, 1)
 }
 
+// row computes row r into y (g.n values, in the row's own order); e is
+// scratch of g.n values, used to gather a strided row. Run and Elem both
+// come here, so the one-step verifier repeats the vector exp and division
+// (kernels.ExpSubRow and BinaryRow do the canonical scalar operations lane
+// by lane).
 func (s *softmaxOp) row(g *smGeom, x, y []float32, r int, e []float32) {
-	m := x[g.at(r, 0)]
-	for k := 1; k < g.n; k++ {
-		if v := x[g.at(r, k)]; v > m {
+	var xr []float32
+	if g.inner == 1 {
+		xr = x[r*g.n : (r+1)*g.n]
+	} else {
+		xr = e[:g.n]
+		for k := range xr {
+			xr[k] = x[g.at(r, k)]
+		}
+	}
+	m := xr[0]
+	for _, v := range xr[1:] {
+		if v > m {
 			m = v
 		}
 	}
+	y = y[:g.n]
+	kernels.ExpSubRow(y, xr, m)
 	var sum float32
-	for k := 0; k < g.n; k++ {
-		e[k] = fmath.Exp(x[g.at(r, k)] - m)
-		sum += e[k]
+	for _, v := range y {
+		sum += v
 	}
 	if s.log {
 		ls := fmath.Log(sum)
-		for k := 0; k < g.n; k++ {
-			y[k] = (x[g.at(r, k)] - m) - ls
+		for k, v := range xr {
+			y[k] = (v - m) - ls
 		}
 		return
 	}
-	for k := 0; k < g.n; k++ {
-		y[k] = e[k] / sum
-	}
+	kernels.BinaryRow(kernels.OpDiv, y, y, []float32{sum}, 1, 0)
 }
 
 func (s *softmaxOp) Infer(in []tensor.Meta, a Attrs) ([]tensor.Meta, error) {
@@ -350,7 +364,7 @@ func (s *softmaxOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tenso
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOut(tensor.Float32, in[0].Shape)
+	out, err := newOutDirty(tensor.Float32, in[0].Shape)
 	if err != nil {
 		return nil, err
 	}
@@ -358,6 +372,12 @@ func (s *softmaxOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tenso
 		return []*tensor.Tensor{out}, nil
 	}
 	parallelRange(ctx, g.rows, max(1, 4096/g.n), func(lo, hi int) {
+		if g.inner == 1 {
+			for r := lo; r < hi; r++ {
+				s.row(g, in[0].F32, out.F32[r*g.n:(r+1)*g.n], r, nil)
+			}
+			return
+		}
 		e, y := make([]float32, g.n), make([]float32, g.n)
 		for r := lo; r < hi; r++ {
 			s.row(g, in[0].F32, y, r, e)

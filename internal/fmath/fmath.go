@@ -24,6 +24,18 @@ const (
 	sqrt12 = 0.70710678118654752440 // sqrt(1/2)
 )
 
+// Exp64's constants, exported for vector kernels that must repeat its
+// operations lane by lane (internal/kernels).
+const (
+	Ln2Hi = ln2Hi
+	Ln2Lo = ln2Lo
+	Log2E = log2e
+)
+
+// ExpCoefficients returns Exp64's Horner coefficients, highest degree
+// first (a copy: the table itself must not change).
+func ExpCoefficients() [13]float64 { return expTaylor }
+
 // expTaylor holds 1/n! for n = 12 down to 0, the Horner coefficients of
 // exp(r) on |r| <= ln2/2 (truncation error below 2e-16 relative).
 var expTaylor = [...]float64{

@@ -3,5 +3,5 @@
 package kernels
 
 func selectImpl() {
-	gemmImpl, gemmPImpl, dwImpl, dwRowImpl, binImpl, clipImpl, path = gemmScalar, gemmPackedScalar, dwScalar, dwRowScalar, binScalar, clipScalar, "purego"
+	gemmImpl, gemmPImpl, dwImpl, dwRowImpl, binImpl, clipImpl, expImpl, sigImpl, path = gemmScalar, gemmPackedScalar, dwScalar, dwRowScalar, binScalar, clipScalar, expScalar, sigScalar, "purego"
 }
