@@ -176,12 +176,18 @@ var chunkMagic = []byte("pvc1")
 // one byte, the 32-byte proof hashes, then the chunk bytes.
 func EncodeChunk(proof []merkle.Hash, data []byte) []byte {
 	b := make([]byte, 0, len(chunkMagic)+1+32*len(proof)+len(data))
+	return append(appendFrameHead(b, proof), data...)
+}
+
+// appendFrameHead appends EncodeChunk's header, everything before the
+// chunk bytes, to b.
+func appendFrameHead(b []byte, proof []merkle.Hash) []byte {
 	b = append(b, chunkMagic...)
 	b = append(b, byte(len(proof)))
 	for _, h := range proof {
 		b = append(b, h[:]...)
 	}
-	return append(b, data...)
+	return b
 }
 
 // DecodeChunk parses EncodeChunk's output. data aliases b.

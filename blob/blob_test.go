@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -25,6 +26,34 @@ func randBytes(n int, seed uint64) []byte {
 		b[i] = byte(r.Uint32())
 	}
 	return b
+}
+
+// corruptChunk flips the byte of chunk i at offset at in the store's data
+// file (counted from the chunk's end when negative), as a failing disk
+// would, behind the store's back.
+func corruptChunk(t *testing.T, s *Store, root merkle.Hash, i, at int) {
+	t.Helper()
+	m, err := s.Manifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at < 0 {
+		at += m.ChunkLen(i)
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir(), root.String(), "data"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	off := int64(i)*ChunkSize + int64(at)
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func newNode(t *testing.T) (*Store, *httptest.Server) {
@@ -307,12 +336,7 @@ func TestFetchRecoversFromBadNode(t *testing.T) {
 		}
 	}
 	// Corrupt chunk 3 on A's disk: chunk 3 is asked from A first.
-	p := sa.chunkPath(root, 3)
-	raw, _ := os.ReadFile(p)
-	raw[len(raw)-10] ^= 0xff
-	if err := os.WriteFile(p, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	corruptChunk(t, sa, root, 3, -10)
 	// Node L lies: it flips a byte of every chunk it serves.
 	liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/provena/provena/merkle"
 )
@@ -79,6 +80,12 @@ func (c *Client) doInto(ctx context.Context, method, url string, body []byte, ou
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
+	return c.send(req, out, into)
+}
+
+// send is doInto for a prepared request.
+func (c *Client) send(req *http.Request, out any, into []byte) ([]byte, error) {
+	method, url := req.Method, req.URL.String()
 	resp, err := c.http().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
@@ -176,15 +183,70 @@ func (c *Client) putChunk(ctx context.Context, node string, l *Layout, src io.Re
 	if err != nil {
 		return err
 	}
-	// Frame the proof, then read the chunk straight into the frame.
+	// Frame the proof, then read the chunk straight into the frame, in a
+	// pooled buffer the request hands back when the transport is done.
 	n := l.Manifest.ChunkLen(i)
-	frame := EncodeChunk(proof, make([]byte, n))
-	if _, err := src.ReadAt(frame[len(frame)-n:], int64(i)*ChunkSize); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
+	fb := newFrameBody()
+	defer fb.release()
+	head := len(chunkMagic) + 1 + 32*len(proof)
+	frame := *fb.fp
+	if cap(frame) < head+n {
+		frame = make([]byte, 0, head+n)
+	}
+	frame = appendFrameHead(frame[:0], proof)[:head+n]
+	*fb.fp = frame
+	if _, err := src.ReadAt(frame[head:], int64(i)*ChunkSize); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
 		return fmt.Errorf("read chunk %d: %w", i, err)
 	}
 	url := baseURL(node) + "/" + l.Manifest.Root.String() + "/chunks/" + strconv.Itoa(i)
-	_, err = c.do(ctx, http.MethodPut, url, frame, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, fb.body())
+	if err != nil {
+		return fmt.Errorf("PUT %s: %w", url, err)
+	}
+	req.ContentLength = int64(len(frame))
+	req.GetBody = func() (io.ReadCloser, error) { return fb.body(), nil }
+	_, err = c.send(req, nil, nil)
 	return err
+}
+
+// frameBody lends a pooled frame to a request as its body. The transport
+// may still read a body after the answer came, and may ask for it again
+// (GetBody) to retry on a fresh connection, but it closes every body it
+// got; the frame goes back to the pool once every body is closed and the
+// sender has released it.
+type frameBody struct {
+	fp   *[]byte
+	refs atomic.Int32
+}
+
+func newFrameBody() *frameBody {
+	fb := &frameBody{fp: getFrame()}
+	fb.refs.Store(1)
+	return fb
+}
+
+func (fb *frameBody) body() io.ReadCloser {
+	fb.refs.Add(1)
+	return &frameReader{Reader: bytes.NewReader(*fb.fp), fb: fb}
+}
+
+func (fb *frameBody) release() {
+	if fb.refs.Add(-1) == 0 {
+		putFrame(fb.fp)
+	}
+}
+
+type frameReader struct {
+	*bytes.Reader
+	fb     *frameBody
+	closed atomic.Bool
+}
+
+func (r *frameReader) Close() error {
+	if !r.closed.Swap(true) {
+		r.fb.release()
+	}
+	return nil
 }
 
 // Fetch writes blob root to w, asking nodes for its manifest and chunks.

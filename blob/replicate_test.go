@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 )
@@ -35,12 +34,7 @@ func TestReplicate(t *testing.T) {
 		}
 	}
 	// Corrupt chunk 4 on A's disk: A drops it when it next reads it.
-	path := sa.chunkPath(m.Root, 4)
-	raw, _ := os.ReadFile(path)
-	raw[len(raw)-1] ^= 0xff
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	corruptChunk(t, sa, m.Root, 4, -1)
 	liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
 		NewHandler(sa).ServeHTTP(rec, r)

@@ -117,10 +117,7 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	// Corrupt chunk 0 on store 0 (asked first for chunk 0): the fetch
 	// detects it and takes the chunk from store 1.
 	root, _ := merkle.ParseHash(id)
-	cp := filepath.Join(stores[0].Dir(), root.String(), "0.chunk")
-	raw, _ := os.ReadFile(cp)
-	raw[len(raw)-1] ^= 0xff
-	os.WriteFile(cp, raw, 0o644)
+	corruptStoredChunk(t, stores[0], root, 0)
 	must("data", "get", id, "-o", out, "--from", "bob")
 	if got, _ := os.ReadFile(out); string(got) != secret {
 		t.Fatalf("bob got %d bytes, want %d", len(got), len(secret))
@@ -280,10 +277,7 @@ func TestFetchDecryptNoPartialOutput(t *testing.T) {
 	os.Remove(out)
 	// Corrupt the last chunk: the first two verify and stream into the
 	// decryptor before the failure.
-	cp := filepath.Join(s.Dir(), m.Root.String(), fmt.Sprint(m.Chunks-1)+".chunk")
-	raw, _ := os.ReadFile(cp)
-	raw[len(raw)-1] ^= 1
-	os.WriteFile(cp, raw, 0o644)
+	corruptStoredChunk(t, s, m.Root, m.Chunks-1)
 	if _, err := fetchDecrypt(context.Background(), e.blobs, v, key, out); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Fatalf("fetch of a corrupt blob: %v", err)
 	}
@@ -305,5 +299,30 @@ func TestFetchDecryptNoPartialOutput(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("wrong key left an output file")
+	}
+}
+
+// corruptStoredChunk flips the last byte of chunk i in the store's data
+// file (<store>/<root>/data, chunk i at i*blob.ChunkSize), as a failing
+// disk would.
+func corruptStoredChunk(t *testing.T, s *blob.Store, root merkle.Hash, i int) {
+	t.Helper()
+	m, err := s.Manifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir(), root.String(), "data"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	off := int64(i)*blob.ChunkSize + int64(m.ChunkLen(i)) - 1
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
 	}
 }

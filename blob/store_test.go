@@ -1,0 +1,198 @@
+package blob
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/provena/provena/merkle"
+)
+
+func FuzzDecodeRecord(f *testing.F) {
+	good, _ := encodeRecord(0xdeadbeef, []merkle.Hash{{1}, {2}, {3}})
+	empty, _ := encodeRecord(0, nil)
+	torn := bytes.Clone(good)
+	torn[100] ^= 1
+	long := bytes.Clone(good)
+	long[8] = maxStoredProof + 1
+	f.Add(good)
+	f.Add(empty)
+	f.Add(torn)
+	f.Add(long)
+	f.Add(make([]byte, indexRecordSize))
+	f.Add([]byte("pvi1"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeRecord(b)
+		if err != nil || !r.present {
+			if r.present {
+				t.Fatal("a record that failed to decode is present")
+			}
+			return
+		}
+		enc, err := encodeRecord(r.crc, r.proof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := decodeRecord(enc)
+		if err != nil || r2.crc != r.crc || len(r2.proof) != len(r.proof) {
+			t.Fatalf("round trip: %+v -> %+v %v", r, r2, err)
+		}
+	})
+}
+
+// putAll stores every chunk of data, laid out by l, in s.
+func putAll(t *testing.T, s *Store, l *Layout, data []byte) {
+	t.Helper()
+	if err := s.PutManifest(l.Manifest); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < l.Manifest.Chunks; i++ {
+		p, _ := l.Proof(i)
+		end := min((i+1)*ChunkSize, len(data))
+		if err := s.PutChunk(l.Manifest.Root, i, data[i*ChunkSize:end], p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A store reopened after a crash trusts no record whose chunk is not on
+// the disk: each case damages a complete blob's files the way a crash or a
+// disk can, reopens the store and expects exactly the damaged chunks
+// missing, and every other chunk still served.
+func TestStoreReopenDropsUntrustedChunks(t *testing.T) {
+	data := randBytes(5*ChunkSize+77, 11)
+	l, _ := BuildBytes(data)
+	root := l.Manifest.Root
+	cases := []struct {
+		name    string
+		damage  func(t *testing.T, s *Store)
+		missing []int
+	}{
+		{"intact", func(*testing.T, *Store) {}, nil},
+		{"record written, chunk never reached the disk", func(t *testing.T, s *Store) {
+			writeAt(t, s, root, "data", 2*ChunkSize, make([]byte, ChunkSize))
+		}, []int{2}},
+		{"torn record", func(t *testing.T, s *Store) {
+			writeAt(t, s, root, "index", 3*indexRecordSize+200, []byte{0x55})
+		}, []int{3}},
+		{"data file cut short", func(t *testing.T, s *Store) {
+			if err := os.Truncate(filepath.Join(s.Dir(), root.String(), "data"), 4*ChunkSize+1); err != nil {
+				t.Fatal(err)
+			}
+		}, []int{4, 5}},
+		{"flipped byte in the last chunk", func(t *testing.T, s *Store) { corruptChunk(t, s, root, 5, 0) }, []int{5}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			putAll(t, s, l, data)
+			s.Close()
+			c.damage(t, s)
+			s2, err := Open(s.Dir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			st, err := s2.Status(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := append([]int{}, c.missing...); !slices.Equal(st.Missing, want) {
+				t.Fatalf("missing %v, want %v", st.Missing, want)
+			}
+			for i := 0; i < l.Manifest.Chunks; i++ {
+				d, p, err := s2.Chunk(root, i)
+				if errors.Is(err, ErrNotFound) && slices.Contains(c.missing, i) {
+					continue
+				}
+				if err != nil {
+					t.Fatalf("chunk %d: %v", i, err)
+				}
+				if err := l.Manifest.VerifyChunk(i, d, p); err != nil {
+					t.Fatalf("chunk %d served without verifying: %v", i, err)
+				}
+			}
+			// The dropped records are zeroed on the disk too: a third
+			// opening agrees without re-reading anything damaged.
+			s3, _ := Open(s.Dir())
+			defer s3.Close()
+			if st3, _ := s3.Status(root); !slices.Equal(st3.Missing, st.Missing) {
+				t.Fatalf("third opening: missing %v, want %v", st3.Missing, st.Missing)
+			}
+		})
+	}
+}
+
+// A chunk corrupted while the store is open is caught by the read, dropped
+// and listed missing; storing it again repairs it.
+func TestStoreCorruptionOnRead(t *testing.T) {
+	data := randBytes(3*ChunkSize, 12)
+	l, _ := BuildBytes(data)
+	root := l.Manifest.Root
+	s, _ := Open(t.TempDir())
+	defer s.Close()
+	putAll(t, s, l, data)
+	corruptChunk(t, s, root, 1, 5)
+	if _, _, err := s.Chunk(root, 1); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read of a corrupted chunk: %v", err)
+	}
+	if _, _, err := s.Chunk(root, 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second read: %v, want not found", err)
+	}
+	if st, _ := s.Status(root); !slices.Equal(st.Missing, []int{1}) {
+		t.Fatalf("status %+v", st)
+	}
+	p, _ := l.Proof(1)
+	if err := s.PutChunk(root, 1, data[ChunkSize:2*ChunkSize], p); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, err := s.Chunk(root, 1); err != nil || !bytes.Equal(d, data[ChunkSize:2*ChunkSize]) {
+		t.Fatalf("repaired chunk: %v", err)
+	}
+}
+
+// A directory written by the old store (one file per chunk) is an error
+// that says so, not a panic or an empty blob.
+func TestStoreOldLayout(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := BuildBytes(randBytes(2*ChunkSize, 13))
+	bd := filepath.Join(dir, l.Manifest.Root.String())
+	os.MkdirAll(bd, 0o755)
+	mb, _ := json.Marshal(l.Manifest)
+	os.WriteFile(filepath.Join(bd, "manifest.json"), mb, 0o644)
+	os.WriteFile(filepath.Join(bd, "0.chunk"), []byte("pvc1\x00old"), 0o644)
+	s, _ := Open(dir)
+	for name, err := range map[string]error{
+		"status":   func() error { _, err := s.Status(l.Manifest.Root); return err }(),
+		"manifest": s.PutManifest(l.Manifest),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "old one-file-per-chunk layout") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Without the manifest (a create that crashed) the same holds.
+	os.Remove(filepath.Join(bd, "manifest.json"))
+	if err := s.PutManifest(l.Manifest); err == nil || !strings.Contains(err.Error(), "old one-file-per-chunk layout") {
+		t.Errorf("manifest over chunk files: %v", err)
+	}
+}
+
+func writeAt(t *testing.T, s *Store, root merkle.Hash, name string, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(s.Dir(), root.String(), name), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
