@@ -244,9 +244,37 @@ func (r *reduceOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor
 		return nil, err
 	}
 	x := in[0].F32
+	// Sums whose reduced elements are one contiguous run per output
+	// (GlobalAveragePool, a mean over the last axis) go four outputs at a
+	// time: each sum is still the canonical sequence of additions, but the
+	// four chains interleave instead of each waiting on its own latency.
+	contig := (r.kind == rSum || r.kind == rMean) && len(g.rsz) == 1 && (g.rst[0] == 1 || g.rsz[0] == 1)
 	parallelRange(ctx, out.Len(), max(1, 4096/max(1, g.count)), func(lo, hi int) {
 		idx := make([]int, len(g.out))
-		for f := lo; f < hi; f++ {
+		f := lo
+		if contig {
+			n := g.count
+			for ; f+4 <= hi; f += 4 {
+				var b [4]int
+				for j := range b {
+					b[j] = g.base(f+j, idx)
+				}
+				x0, x1, x2, x3 := x[b[0]:b[0]+n], x[b[1]:b[1]+n], x[b[2]:b[2]+n], x[b[3]:b[3]+n]
+				var s0, s1, s2, s3 float32
+				for k := range x0 {
+					s0 += x0[k]
+					s1 += x1[k]
+					s2 += x2[k]
+					s3 += x3[k]
+				}
+				if r.kind == rMean {
+					c := float32(g.count)
+					s0, s1, s2, s3 = s0/c, s1/c, s2/c, s3/c
+				}
+				out.F32[f], out.F32[f+1], out.F32[f+2], out.F32[f+3] = s0, s1, s2, s3
+			}
+		}
+		for ; f < hi; f++ {
 			out.F32[f] = r.at(g, x, g.base(f, idx))
 		}
 	})

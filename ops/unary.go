@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/provena/provena/internal/fmath"
+	"github.com/provena/provena/internal/kernels"
 	"github.com/provena/provena/tensor"
 )
 
@@ -16,6 +17,9 @@ type unary struct {
 	prep func(a Attrs) (func(float32) float32, error)
 	// fi, when set, defines the op on integer inputs too.
 	fi func(int64) int64
+	// row, when set, computes f over a row with a vector kernel that gives
+	// f's bits element by element; Run and Elem both use it.
+	row func(o, x []float32)
 }
 
 func plain(f func(float32) float32) func(Attrs) (func(float32) float32, error) {
@@ -30,7 +34,7 @@ func init() {
 				return 0
 			}
 			return x
-		})},
+		}), row: func(o, x []float32) { kernels.ClipRow(o, x, 0, float32(math.Inf(1))) }}, // the same comparisons
 		{name: "Neg", prep: plain(func(x float32) float32 { return -x }), fi: func(v int64) int64 { return -v }},
 		{name: "Abs", prep: plain(func(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }),
 			fi: func(v int64) int64 {
@@ -39,7 +43,7 @@ func init() {
 				}
 				return v
 			}},
-		{name: "Sigmoid", prep: plain(fmath.Sigmoid)},
+		{name: "Sigmoid", prep: plain(fmath.Sigmoid), row: kernels.SigmoidRow},
 		{name: "Tanh", prep: plain(fmath.Tanh)},
 		{name: "Exp", prep: plain(fmath.Exp)},
 		{name: "Log", prep: plain(fmath.Log)},
@@ -132,6 +136,10 @@ func (u *unary) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, e
 	if err != nil {
 		return nil, err
 	}
+	if u.row != nil {
+		parallelRange(ctx, len(x.F32), 1<<15, func(lo, hi int) { u.row(out.F32[lo:hi], x.F32[lo:hi]) })
+		return []*tensor.Tensor{out}, nil
+	}
 	parallelRange(ctx, len(x.F32), 1<<15, func(lo, hi int) {
 		o, s := out.F32[lo:hi], x.F32[lo:hi]
 		for i, v := range s {
@@ -165,6 +173,11 @@ func (u *unary) Elem(in []*tensor.Tensor, a Attrs, out, flat int) (uint64, error
 	f, err := u.prep(a)
 	if err != nil {
 		return 0, err
+	}
+	if u.row != nil {
+		var y [1]float32
+		u.row(y[:], x.F32[flat:flat+1])
+		return f32bits(y[0]), nil
 	}
 	return f32bits(f(x.F32[flat])), nil
 }
