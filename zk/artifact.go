@@ -15,24 +15,28 @@ import (
 	"github.com/provena/provena/tensor"
 )
 
-// Artifact format (.zk), version 1, one file:
+// Artifact format (.zk), version 2, one file:
 //
-//	"PVZK" | version byte 1 | sections | SHA-256 of all bytes before it
+//	"PVZK" | version byte 2 | sections | SHA-256 of all bytes before it
 //
 // where each section is a uvarint length then its bytes, in order: system,
 // visibility, setup (how the keys were made, e.g. "insecure-dev" or the
 // ceremony's contribution digests), the quantized model (model.Encode), the
-// weights commitment (32 bytes), the constraint system, the proving key and
-// the verifying key (gnark's binary encodings). The checksum is verified
-// before any gnark decoder sees a byte, so a corrupted file is an error
-// rather than input to decoders that trust their data; the artifact is the
-// prover's own file, the chain never reads it.
+// Poseidon2 weights commitment (32 bytes), the Pedersen weights commitment
+// (64 bytes, uncompressed G1) and its blinding (32 bytes, the owner's
+// secret) when weights are committed (empty otherwise), the constraint
+// system, the proving key and the verifying key (gnark's binary encodings).
+// The checksum is verified before any gnark decoder sees a byte, so a
+// corrupted file is an error rather than input to decoders that trust their
+// data; the artifact is the prover's own file (the blinding in it must stay
+// with the owner), the chain never reads it. Version 1 (no Pedersen
+// sections) is not read: its chain visibility hashed the weights.
 
 const (
 	artifactMagic   = "PVZK"
-	artifactVersion = 1
+	artifactVersion = 2
 	proofMagic      = "PVZP"
-	proofVersion    = 1
+	proofVersion    = 2
 	// maxArtifactBytes bounds what Open reads (keys of a large circuit are
 	// hundreds of MB).
 	maxArtifactBytes = 8 << 30
@@ -46,7 +50,11 @@ type Artifact struct {
 	Model         *model.Model
 	Graph         *Graph
 	WeightsCommit FieldBytes
-	CCS           constraint.ConstraintSystem
+	// weights committed: the Pedersen commitment every proof carries, and
+	// its blinding (secret)
+	WeightsPoint G1Bytes
+	Blinding     FieldBytes
+	CCS          constraint.ConstraintSystem
 	PK, VK        []byte
 
 	prover *Prover
@@ -130,6 +138,17 @@ func Setup(m *model.Model, opts SetupOptions) (*Artifact, error) {
 		return nil, ErrInsecureSetupRequired
 	}
 	a.PK, a.VK = keys.PK, keys.VK
+	if opts.Vis.Weights == VisCommitted {
+		progress("weights commitment")
+		if a.Blinding, err = NewBlinding(); err != nil {
+			return nil, err
+		}
+		pr, err := a.Prover()
+		if err != nil {
+			return nil, err
+		}
+		a.WeightsPoint = pr.WeightsPoint()
+	}
 	return a, nil
 }
 
@@ -144,9 +163,12 @@ type Proof struct {
 // Prover returns the artifact's prover (the proving key decoded once).
 func (a *Artifact) Prover() (*Prover, error) {
 	if a.prover == nil {
-		p, err := NewProver(a.System, a.Graph, a.Vis, a.CCS, a.PK)
+		p, err := NewProver(a.System, a.Graph, a.Vis, a.CCS, a.PK, a.Blinding)
 		if err != nil {
 			return nil, err
+		}
+		if a.Vis.Weights == VisCommitted && !a.WeightsPoint.IsZero() && p.WeightsPoint() != a.WeightsPoint {
+			return nil, fmt.Errorf("zk: the proving key and blinding give another weights commitment than the artifact's")
 		}
 		a.prover = p
 	}
@@ -158,7 +180,7 @@ func (p *Proof) Public() (Public, error) {
 	if p.Vis != ChainVisibility {
 		return Public{}, fmt.Errorf("zk: proof visibility %v is not the chain's (%v)", p.Vis, ChainVisibility)
 	}
-	return Public{WeightsCommit: p.WeightsCommit, InputCommit: p.InputCommit, Output: p.Output}, nil
+	return Public{WeightsPoint: p.WeightsPoint, InputCommit: p.InputCommit, Output: p.Output}, nil
 }
 
 // Prove proves one input: a float tensor goes through the model's QQuantize
@@ -188,9 +210,15 @@ func (a *Artifact) Verify(p *Proof) error {
 	if a.Vis.Weights == VisHashed && p.WeightsCommit != a.WeightsCommit {
 		return fmt.Errorf("zk: proof is for other weights (commitment %s, model %s)", p.WeightsCommit, a.WeightsCommit)
 	}
+	if a.Vis.Weights == VisCommitted && p.WeightsPoint != a.WeightsPoint {
+		return fmt.Errorf("zk: proof is for other weights (commitment %s, model %s)", p.WeightsPoint, a.WeightsPoint)
+	}
 	vec, err := p.Vector(p.Vis)
 	if err != nil {
 		return err
+	}
+	if a.Vis.Weights == VisCommitted {
+		return VerifyCommitted(a.System, a.VK, p.Bytes, vec, a.WeightsPoint[:])
 	}
 	return VerifyVector(a.System, a.VK, p.Bytes, vec)
 }
@@ -204,7 +232,11 @@ func (a *Artifact) Encode() ([]byte, error) {
 	var b []byte
 	b = append(b, artifactMagic...)
 	b = append(b, artifactVersion)
-	for _, s := range [][]byte{[]byte(a.System), []byte(a.Vis.String()), []byte(a.SetupInfo), a.Model.Encode(), a.WeightsCommit[:], ccs, a.PK, a.VK} {
+	var point, blinding []byte
+	if a.Vis.Weights == VisCommitted {
+		point, blinding = a.WeightsPoint[:], a.Blinding[:]
+	}
+	for _, s := range [][]byte{[]byte(a.System), []byte(a.Vis.String()), []byte(a.SetupInfo), a.Model.Encode(), a.WeightsCommit[:], point, blinding, ccs, a.PK, a.VK} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -278,7 +310,7 @@ func DecodeArtifact(b []byte) (*Artifact, error) {
 	if s := sha256.Sum256(body); !bytes.Equal(s[:], sum) {
 		return nil, fmt.Errorf("zk artifact: checksum mismatch (corrupted file)")
 	}
-	sec, err := sections(body, artifactMagic, artifactVersion, 8)
+	sec, err := sections(body, artifactMagic, artifactVersion, 10)
 	if err != nil {
 		return nil, fmt.Errorf("zk artifact: %w", err)
 	}
@@ -302,6 +334,27 @@ func DecodeArtifact(b []byte) (*Artifact, error) {
 	if wc, err := a.Graph.WeightsCommitment(); err != nil || wc != a.WeightsCommit {
 		return nil, fmt.Errorf("zk artifact: weights commitment does not match the model")
 	}
+	if a.Vis.Weights == VisCommitted {
+		if a.System != Groth16 {
+			return nil, fmt.Errorf("zk artifact: committed weights with %s", a.System)
+		}
+		if len(sec[5]) != len(a.WeightsPoint) {
+			return nil, fmt.Errorf("zk artifact: weights commitment point of %d bytes, want %d", len(sec[5]), len(a.WeightsPoint))
+		}
+		if a.WeightsPoint, err = ParseG1Bytes(sec[5]); err != nil {
+			return nil, fmt.Errorf("zk artifact: weights commitment: %w", err)
+		}
+		if len(sec[6]) != len(a.Blinding) {
+			return nil, fmt.Errorf("zk artifact: blinding of %d bytes", len(sec[6]))
+		}
+		copy(a.Blinding[:], sec[6])
+		if m, err := a.Blinding.Element(); err != nil || m.IsZero() {
+			return nil, fmt.Errorf("zk artifact: blinding is not a nonzero field element")
+		}
+	} else if len(sec[5]) != 0 || len(sec[6]) != 0 {
+		return nil, fmt.Errorf("zk artifact: weights commitment point without committed weights")
+	}
+	sec = append(sec[:5], sec[7:]...)
 	if a.System == Groth16 {
 		a.CCS = groth16.NewCS(ecc.BN254)
 	} else {
@@ -314,6 +367,11 @@ func DecodeArtifact(b []byte) (*Artifact, error) {
 	if a.CCS.GetNbPublicVariables() != nPub+1 || a.CCS.GetNbSecretVariables() != nPriv {
 		return nil, fmt.Errorf("zk artifact: constraint system does not fit the model and visibility")
 	}
+	if a.Vis.Weights == VisCommitted {
+		if err := committedWeightsBound(a.CCS); err != nil {
+			return nil, fmt.Errorf("zk artifact: %w", err)
+		}
+	}
 	a.PK, a.VK = sec[6], sec[7]
 	if err := DecodeVerifyingKey(a.System, a.VK); err != nil {
 		return nil, fmt.Errorf("zk artifact: %w", err)
@@ -323,9 +381,10 @@ func DecodeArtifact(b []byte) (*Artifact, error) {
 
 // Encode serializes a proof file:
 //
-//	"PVZP" | version 1 | sections: system, visibility, weights commitment,
-//	input commitment, output commitment (32 bytes each), input values,
-//	output values (zigzag varints each), proof
+//	"PVZP" | version 2 | sections: system, visibility, weights commitment
+//	(Poseidon2, 32 bytes), weights point (Pedersen, 64 bytes, or empty unless
+//	weights are committed), input commitment, output commitment (32 bytes
+//	each), input values, output values (zigzag varints each), proof
 func (p *Proof) Encode() []byte {
 	ints := func(vs []int64) []byte {
 		var b []byte
@@ -337,7 +396,11 @@ func (p *Proof) Encode() []byte {
 	var b []byte
 	b = append(b, proofMagic...)
 	b = append(b, proofVersion)
-	for _, s := range [][]byte{[]byte(p.System), []byte(p.Vis.String()), p.WeightsCommit[:], p.InputCommit[:], p.OutputCommit[:], ints(p.Input), ints(p.Output), p.Bytes} {
+	var point []byte
+	if p.Vis.Weights == VisCommitted {
+		point = p.WeightsPoint[:]
+	}
+	for _, s := range [][]byte{[]byte(p.System), []byte(p.Vis.String()), p.WeightsCommit[:], point, p.InputCommit[:], p.OutputCommit[:], ints(p.Input), ints(p.Output), p.Bytes} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -347,17 +410,28 @@ func (p *Proof) Encode() []byte {
 // DecodeProof parses a proof file (the proof bytes themselves are checked
 // when verified).
 func DecodeProof(b []byte) (*Proof, error) {
-	sec, err := sections(b, proofMagic, proofVersion, 8)
+	sec, err := sections(b, proofMagic, proofVersion, 9)
 	if err != nil {
 		return nil, fmt.Errorf("zk proof file: %w", err)
 	}
-	p := &Proof{System: string(sec[0]), Bytes: sec[7]}
+	p := &Proof{System: string(sec[0]), Bytes: sec[8]}
 	if err := checkSystem(p.System); err != nil {
 		return nil, err
 	}
 	if p.Vis, err = ParseVisibility(string(sec[1])); err != nil {
 		return nil, fmt.Errorf("zk proof file: %w", err)
 	}
+	if p.Vis.Weights == VisCommitted {
+		if len(sec[3]) != len(p.WeightsPoint) {
+			return nil, fmt.Errorf("zk proof file: weights commitment point of %d bytes, want %d", len(sec[3]), len(p.WeightsPoint))
+		}
+		if p.WeightsPoint, err = ParseG1Bytes(sec[3]); err != nil {
+			return nil, fmt.Errorf("zk proof file: weights commitment: %w", err)
+		}
+	} else if len(sec[3]) != 0 {
+		return nil, fmt.Errorf("zk proof file: weights commitment point without committed weights")
+	}
+	sec = append(sec[:3], sec[4:]...)
 	for i, dst := range []*FieldBytes{&p.WeightsCommit, &p.InputCommit, &p.OutputCommit} {
 		if len(sec[2+i]) != 32 {
 			return nil, fmt.Errorf("zk proof file: commitment %d of %d bytes", i, len(sec[2+i]))

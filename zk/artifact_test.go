@@ -122,8 +122,11 @@ func TestArtifactRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pub.WeightsCommit != a.WeightsCommit {
+	if pub.WeightsPoint != a.WeightsPoint || a.WeightsPoint.IsZero() {
 		t.Fatal("proof's weights commitment is not the artifact's")
+	}
+	if b.WeightsPoint != a.WeightsPoint || b.Blinding != a.Blinding {
+		t.Fatal("weights commitment or blinding not round-tripped")
 	}
 	if err := Verify(Groth16, a.VK, p.Bytes, pub); err != nil {
 		t.Fatalf("chain API: %v", err)
@@ -224,7 +227,11 @@ func TestCeremony(t *testing.T) {
 func FuzzDecodeVerifyingKey(f *testing.F) {
 	g := tinyGraph(f)
 	for _, system := range []string{Groth16, Plonk} {
-		ccs, err := Compile(g, ChainVisibility, system)
+		vis := ChainVisibility
+		if system == Plonk {
+			vis = hashedVis
+		}
+		ccs, err := Compile(g, vis, system)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -252,7 +259,11 @@ func FuzzVerify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	p, err := NewProver(Groth16, g, ChainVisibility, ccs, k.PK)
+	blinding, err := NewBlinding()
+	if err != nil {
+		f.Fatal(err)
+	}
+	p, err := NewProver(Groth16, g, ChainVisibility, ccs, k.PK, blinding)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -260,15 +271,16 @@ func FuzzVerify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(proof, st.WeightsCommit[:], int64(0))
-	f.Add(proof[:10], st.WeightsCommit[:], int64(1))
+	f.Add(proof, st.WeightsPoint[:], int64(0))
+	f.Add(proof[:10], st.WeightsPoint[:], int64(1))
+	f.Add(proof, st.WeightsPoint[:63], int64(0))
 	f.Add(bytes.Repeat([]byte{0xff}, 300), []byte{1}, int64(-5))
 	f.Fuzz(func(t *testing.T, proof, wc []byte, delta int64) {
 		pub := Public{InputCommit: st.InputCommit, Output: append([]int64(nil), st.Output...)}
-		copy(pub.WeightsCommit[:], wc)
+		copy(pub.WeightsPoint[:], wc)
 		pub.Output[0] += delta
 		err := Verify(Groth16, k.VK, proof, pub)
-		if err == nil && (delta != 0 || !bytes.Equal(pub.WeightsCommit[:], st.WeightsCommit[:])) {
+		if err == nil && (delta != 0 || pub.WeightsPoint != st.WeightsPoint) {
 			t.Fatal("verified a wrong statement")
 		}
 	})
@@ -276,22 +288,23 @@ func FuzzVerify(f *testing.F) {
 
 func FuzzDecodeProof(f *testing.F) {
 	f.Add((&Proof{System: Groth16, Vis: ChainVisibility, Statement: Statement{Output: []int64{1, -2, 300}}, Bytes: []byte{1, 2, 3}}).Encode())
-	f.Add([]byte("PVZP\x01\x07groth16"))
+	f.Add([]byte("PVZP\x02\x07groth16"))
+	f.Add((&Proof{System: Groth16, Vis: ChainVisibility, Statement: Statement{WeightsPoint: G1Bytes{1}, Output: []int64{4}}, Bytes: []byte{9}}).Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := DecodeProof(b)
 		if err != nil {
 			return
 		}
 		q, err := DecodeProof(p.Encode())
-		if err != nil || q.System != p.System || !equalInts(q.Output, p.Output) || !bytes.Equal(q.Bytes, p.Bytes) {
+		if err != nil || q.System != p.System || q.WeightsPoint != p.WeightsPoint || !equalInts(q.Output, p.Output) || !bytes.Equal(q.Bytes, p.Bytes) {
 			t.Fatal("proof file does not round-trip")
 		}
 	})
 }
 
 func FuzzDecodeArtifact(f *testing.F) {
-	f.Add([]byte("PVZK\x01"))
-	f.Add(append([]byte("PVZK\x01\x07groth16"), make([]byte, 40)...))
+	f.Add([]byte("PVZK\x02"))
+	f.Add(append([]byte("PVZK\x02\x07groth16"), make([]byte, 40)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = DecodeArtifact(b)
 	})

@@ -54,7 +54,13 @@ func Bench(g *Graph, vis Visibility, system string, x []int64, progress func(str
 	}
 	r.Setup = time.Since(t0)
 	r.PKBytes, r.VKBytes = len(keys.PK), len(keys.VK)
-	p, err := NewProver(system, g, vis, ccs, keys.PK)
+	var blinding FieldBytes
+	if vis.Weights == VisCommitted {
+		if blinding, err = NewBlinding(); err != nil {
+			return nil, err
+		}
+	}
+	p, err := NewProver(system, g, vis, ccs, keys.PK, blinding)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +81,12 @@ func Bench(g *Graph, vis Visibility, system string, x []int64, progress func(str
 	// to a busy machine
 	for i := 0; i < 5; i++ {
 		t0 = time.Now()
-		if err := VerifyVector(system, keys.VK, proof, vec); err != nil {
+		verify := func() error { return VerifyVector(system, keys.VK, proof, vec) }
+		if vis.Weights == VisCommitted {
+			point := p.WeightsPoint()
+			verify = func() error { return VerifyCommitted(system, keys.VK, proof, vec, point[:]) }
+		}
+		if err := verify(); err != nil {
 			return nil, fmt.Errorf("zk bench: own proof rejected: %w", err)
 		}
 		if d := time.Since(t0); i == 0 || d < r.Verify {

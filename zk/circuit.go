@@ -145,9 +145,10 @@ func NewCircuit(g *Graph, vis Visibility) (*Circuit, error) {
 
 // builder carries what Define needs while it walks the graph.
 type builder struct {
-	api frontend.API
-	rc  frontend.Rangechecker
-	c   *Circuit
+	api   frontend.API
+	rc    frontend.Rangechecker
+	bytes byteTable
+	c     *Circuit
 }
 
 func (c *Circuit) Define(api frontend.API) error {
@@ -174,16 +175,7 @@ func (c *Circuit) Define(api frontend.API) error {
 	default:
 		x = take(&priv, nIn)
 	}
-	for _, v := range x {
-		b.rangeOffset(v, pack8)
-	}
-	if inputCommit != nil {
-		h := b.hasher()
-		b.absorb(h, x, pack8)
-		api.AssertIsEqual(h.Sum(), inputCommit)
-	}
-
-	// weights: variables (range-checked) or constants
+	// weights: variables or constants
 	ws := make([][]frontend.Variable, len(g.weights))
 	for i, t := range g.weights {
 		if c.vis.Weights == VisPublic {
@@ -194,11 +186,43 @@ func (c *Circuit) Define(api frontend.API) error {
 			}
 			continue
 		}
+		ws[i] = take(&priv, t.Len())
+	}
+	if c.vis.Weights == VisCommitted {
+		// the first Commit of the circuit, over the weights only:
+		// weightsCommitment and bindWeightsMask rely on both
+		cm, ok := api.(frontend.Committer)
+		if !ok {
+			return fmt.Errorf("zk: weights=committed needs a builder with BSB22 commitments (Groth16)")
+		}
+		var all []frontend.Variable
+		for _, w := range ws {
+			all = append(all, w...)
+		}
+		if _, err := cm.Commit(all...); err != nil {
+			return fmt.Errorf("zk: commit to the weights: %w", err)
+		}
+	}
+
+	for _, v := range x {
+		b.rangeOffset(v, pack8)
+	}
+	if inputCommit != nil {
+		h := b.hasher()
+		b.absorb(h, x, pack8)
+		api.AssertIsEqual(h.Sum(), inputCommit)
+	}
+
+	// the range checks make the model an int8/int32 one (and the packing
+	// of hashed weights injective)
+	for i, t := range g.weights {
+		if c.vis.Weights == VisPublic {
+			break
+		}
 		w, err := widthOf(t.DType)
 		if err != nil {
 			return err
 		}
-		ws[i] = take(&priv, t.Len())
 		for _, v := range ws[i] {
 			b.rangeOffset(v, w)
 		}
@@ -281,11 +305,16 @@ func (c *Circuit) Define(api frontend.API) error {
 	if len(pub) != 0 || len(priv) != 0 {
 		return fmt.Errorf("zk: circuit layout mismatch (%d public, %d private left)", len(pub), len(priv))
 	}
-	return nil
+	return b.bytes.build(api)
 }
 
-// rangeOffset checks lo ≤ v ≤ hi for the packing width.
+// rangeOffset checks lo ≤ v ≤ hi for the packing width: 8-bit values
+// through the byte table, wider ones through std/rangecheck.
 func (b *builder) rangeOffset(v frontend.Variable, w packWidth) {
+	if w.bits == 8 {
+		b.bytes.check(b.api.Sub(v, w.lo))
+		return
+	}
 	b.rc.Check(b.api.Sub(v, w.lo), int(w.bits))
 }
 

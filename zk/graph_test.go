@@ -120,6 +120,7 @@ func TestCircuitSolvesAllVisibilities(t *testing.T) {
 	x := tinyInput(3)
 	for _, vis := range []Visibility{
 		ChainVisibility,
+		hashedVis,
 		{Input: VisPrivate, Weights: VisPrivate, Output: VisPublic},
 		{Input: VisPublic, Weights: VisPublic, Output: VisHashed},
 		{Input: VisHashed, Weights: VisPublic, Output: VisPrivate},
@@ -140,10 +141,14 @@ func TestCircuitSolvesAllVisibilities(t *testing.T) {
 	}
 }
 
+// hashedVis is the former chain visibility: weights hashed (Poseidon2), so
+// the weights commitment is the first public value.
+var hashedVis = Visibility{Input: VisHashed, Weights: VisHashed, Output: VisPublic}
+
 func TestCircuitRejectsWrongStatements(t *testing.T) {
 	g := tinyGraph(t)
 	x := tinyInput(4)
-	vis := ChainVisibility
+	vis := hashedVis
 	c, _ := NewCircuit(g, vis)
 	st, a, err := g.statement(vis, x)
 	if err != nil {

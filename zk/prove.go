@@ -6,7 +6,9 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend"
 	"github.com/consensys/gnark/backend/groth16"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 	"github.com/consensys/gnark/backend/plonk"
 	"github.com/consensys/gnark/constraint"
 	"github.com/consensys/gnark/frontend"
@@ -15,6 +17,7 @@ import (
 // Statement is what a proof claims, in the terms of its visibility.
 type Statement struct {
 	WeightsCommit FieldBytes // weights hashed
+	WeightsPoint  G1Bytes    // weights committed (checked against the proof's own commitment, not a public input)
 	InputCommit   FieldBytes // input hashed
 	OutputCommit  FieldBytes // output hashed
 	Input         []int64    // input public
@@ -143,11 +146,20 @@ type Prover struct {
 	Vis    Visibility
 	CCS    constraint.ConstraintSystem
 	pk     any // groth16.ProvingKey or plonk.ProvingKey
+	// weights committed: the point every proof carries, and the solver
+	// option that fixes its mask to the owner's blinding
+	point G1Bytes
+	opts  []backend.ProverOption
 }
 
-// NewProver decodes the proving key for ccs.
-func NewProver(system string, g *Graph, vis Visibility, ccs constraint.ConstraintSystem, pkBytes []byte) (*Prover, error) {
+// NewProver decodes the proving key for ccs. blinding is the owner's
+// secret mask of the weights commitment (weights committed; ignored
+// otherwise).
+func NewProver(system string, g *Graph, vis Visibility, ccs constraint.ConstraintSystem, pkBytes []byte, blinding FieldBytes) (*Prover, error) {
 	p := &Prover{System: system, Graph: g, Vis: vis, CCS: ccs}
+	if vis.Weights == VisCommitted && system != Groth16 {
+		return nil, fmt.Errorf("zk: weights=committed needs %s", Groth16)
+	}
 	switch system {
 	case Groth16:
 		pk := groth16.NewProvingKey(ecc.BN254)
@@ -155,6 +167,19 @@ func NewProver(system string, g *Graph, vis Visibility, ccs constraint.Constrain
 			return nil, fmt.Errorf("zk: proving key: %w", err)
 		}
 		p.pk = pk
+		if vis.Weights == VisCommitted {
+			m, err := blinding.Element()
+			if err != nil || m.IsZero() {
+				return nil, fmt.Errorf("zk: weights=committed needs the owner's nonzero blinding")
+			}
+			if err := committedWeightsBound(ccs); err != nil {
+				return nil, err
+			}
+			if p.point, err = weightsPoint(pk.(*groth16bn254.ProvingKey), ccs, g, vis, m); err != nil {
+				return nil, err
+			}
+			p.opts = []backend.ProverOption{backend.WithSolverOptions(maskOverride(m))}
+		}
 	case Plonk:
 		pk := plonk.NewProvingKey(ecc.BN254)
 		if err := readAll(pk, pkBytes); err != nil {
@@ -180,7 +205,15 @@ func (p *Prover) Prove(x []int64) (*Statement, []byte, error) {
 	var proof io.WriterTo
 	switch p.System {
 	case Groth16:
-		proof, err = groth16.Prove(p.CCS, p.pk.(groth16.ProvingKey), w)
+		proof, err = groth16.Prove(p.CCS, p.pk.(groth16.ProvingKey), w, p.opts...)
+		if err == nil && p.Vis.Weights == VisCommitted {
+			// a cheap guard of everything the registered point rests on
+			// (mask rewiring, commitment order, wire order)
+			if got, e := proofWeightsPoint(proof.(*groth16bn254.Proof)); e != nil || got != p.point {
+				return nil, nil, fmt.Errorf("zk: prove: the proof's weights commitment is not the registered one (%v)", e)
+			}
+			st.WeightsPoint = p.point
+		}
 	case Plonk:
 		proof, err = plonk.Prove(p.CCS, p.pk.(plonk.ProvingKey), w)
 	}
@@ -193,3 +226,7 @@ func (p *Prover) Prove(x []int64) (*Statement, []byte, error) {
 	}
 	return st, b, nil
 }
+
+// WeightsPoint is the weights commitment every proof of this prover
+// carries (weights committed).
+func (p *Prover) WeightsPoint() G1Bytes { return p.point }

@@ -1,17 +1,28 @@
 package zk
 
 import (
+	"bytes"
 	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend/groth16"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 )
 
-// TestProveVerifyEndToEnd runs a real setup, proof and verification for both
-// systems on the tiny graph, then checks that wrong public values, another
-// input's commitment, a tampered proof and another model's key all fail.
+// TestProveVerifyEndToEnd runs a real setup, proof and verification on the
+// tiny graph (Groth16 with the chain's committed weights through the chain's
+// Verify, PLONK with hashed weights), then checks that wrong public values,
+// another input's commitment, other weights, a tampered proof and a
+// truncated key all fail.
 func TestProveVerifyEndToEnd(t *testing.T) {
 	g := tinyGraph(t)
-	for _, system := range []string{Groth16, Plonk} {
-		t.Run(system, func(t *testing.T) {
-			ccs, err := Compile(g, ChainVisibility, system)
+	for _, tc := range []struct {
+		system string
+		vis    Visibility
+	}{{Groth16, ChainVisibility}, {Plonk, hashedVis}} {
+		t.Run(tc.system, func(t *testing.T) {
+			system, vis := tc.system, tc.vis
+			ccs, err := Compile(g, vis, system)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -22,7 +33,11 @@ func TestProveVerifyEndToEnd(t *testing.T) {
 			if err := DecodeVerifyingKey(system, keys.VK); err != nil {
 				t.Fatal(err)
 			}
-			p, err := NewProver(system, g, ChainVisibility, ccs, keys.PK)
+			blinding, err := NewBlinding()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := NewProver(system, g, vis, ccs, keys.PK, blinding)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -35,73 +50,186 @@ func TestProveVerifyEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pub := Public{WeightsCommit: st.WeightsCommit, InputCommit: st.InputCommit, Output: st.Output}
-			if len(pub.Output) != len(want) {
-				t.Fatalf("%d outputs, want %d", len(pub.Output), len(want))
-			}
-			for i := range want {
-				if pub.Output[i] != want[i] {
-					t.Fatalf("output %d: %d, reference %d", i, pub.Output[i], want[i])
-				}
+			if !equalInts(st.Output, want) {
+				t.Fatalf("outputs %v, reference %v", st.Output, want)
 			}
 			ic, _ := Commit(x)
-			if ic != pub.InputCommit {
+			if ic != st.InputCommit {
 				t.Fatal("input commitment differs from Commit")
 			}
-			if err := Verify(system, keys.VK, proof, pub); err != nil {
+			// verify is the chain's path for the chain visibility, the
+			// explicit vector otherwise
+			verify := func(vk, proof []byte, st Statement) error {
+				if vis == ChainVisibility {
+					return Verify(system, vk, proof, Public{WeightsPoint: st.WeightsPoint, InputCommit: st.InputCommit, Output: st.Output})
+				}
+				vec, err := st.Vector(vis)
+				if err != nil {
+					return err
+				}
+				return VerifyVector(system, vk, proof, vec)
+			}
+			if err := verify(keys.VK, proof, *st); err != nil {
 				t.Fatalf("honest proof rejected: %v", err)
 			}
 			other := tinyInput(6)
 			otherIC, _ := Commit(other)
-			bad := map[string]func() ([]byte, []byte, Public){
-				"wrong output": func() ([]byte, []byte, Public) {
-					q := pub
-					q.Output = append([]int64(nil), pub.Output...)
-					q.Output[0]++
-					return keys.VK, proof, q
-				},
-				"other input": func() ([]byte, []byte, Public) {
-					q := pub
-					q.InputCommit = otherIC
-					return keys.VK, proof, q
-				},
-				"other weights": func() ([]byte, []byte, Public) {
-					q := pub
-					q.WeightsCommit[31] ^= 1
-					return keys.VK, proof, q
-				},
-				"short output": func() ([]byte, []byte, Public) {
-					q := pub
-					q.Output = pub.Output[1:]
-					return keys.VK, proof, q
-				},
-				"tampered proof": func() ([]byte, []byte, Public) {
-					b := append([]byte(nil), proof...)
-					b[len(b)/2] ^= 0x10
-					return keys.VK, b, pub
-				},
-				"truncated proof": func() ([]byte, []byte, Public) { return keys.VK, proof[:len(proof)-1], pub },
-				"no proof":        func() ([]byte, []byte, Public) { return keys.VK, nil, pub },
-				"truncated key":   func() ([]byte, []byte, Public) { return keys.VK[:len(keys.VK)-3], proof, pub },
-			}
-			for name, f := range bad {
-				vk, pr, q := f()
-				if err := Verify(system, vk, pr, q); err == nil {
-					t.Errorf("%s: accepted", name)
-				}
-			}
-			// a proof for another model: same architecture, other weights
 			g2 := tinyGraph(t)
 			g2.weights[0].I8[0] ^= 1
 			wc2, _ := g2.WeightsCommitment()
-			q := pub
-			q.WeightsCommit = wc2
-			if err := Verify(system, keys.VK, proof, q); err == nil {
-				t.Error("proof accepted against another model's weights commitment")
+			bad := map[string]func() ([]byte, []byte, Statement){
+				"wrong output": func() ([]byte, []byte, Statement) {
+					q := *st
+					q.Output = append([]int64(nil), st.Output...)
+					q.Output[0]++
+					return keys.VK, proof, q
+				},
+				"other input": func() ([]byte, []byte, Statement) {
+					q := *st
+					q.InputCommit = otherIC
+					return keys.VK, proof, q
+				},
+				"short output": func() ([]byte, []byte, Statement) {
+					q := *st
+					q.Output = st.Output[1:]
+					return keys.VK, proof, q
+				},
+				"other weights": func() ([]byte, []byte, Statement) {
+					q := *st
+					q.WeightsCommit = wc2
+					if vis.Weights == VisCommitted {
+						p2, err := NewProver(system, g2, vis, ccs, keys.PK, blinding)
+						if err != nil {
+							t.Fatal(err)
+						}
+						q.WeightsPoint = p2.WeightsPoint()
+					}
+					return keys.VK, proof, q
+				},
+				"tampered proof": func() ([]byte, []byte, Statement) {
+					b := append([]byte(nil), proof...)
+					b[len(b)/2] ^= 0x10
+					return keys.VK, b, *st
+				},
+				"truncated proof": func() ([]byte, []byte, Statement) { return keys.VK, proof[:len(proof)-1], *st },
+				"no proof":        func() ([]byte, []byte, Statement) { return keys.VK, nil, *st },
+				"truncated key":   func() ([]byte, []byte, Statement) { return keys.VK[:len(keys.VK)-3], proof, *st },
 			}
-			if err := Verify("stark", keys.VK, proof, pub); err == nil {
+			for name, f := range bad {
+				vk, pr, q := f()
+				if err := verify(vk, pr, q); err == nil {
+					t.Errorf("%s: accepted", name)
+				}
+			}
+			if err := Verify("stark", keys.VK, proof, Public{InputCommit: st.InputCommit, Output: st.Output}); err == nil {
 				t.Error("unknown system accepted")
 			}
 		})
+	}
+}
+
+// TestWeightsCommitmentIsFixed proves what the registered weights commitment
+// rests on: the proof's first BSB22 commitment is the point computed from the
+// proving key, the weights and the owner's blinding, whatever the input;
+// the second commitment (the lookups') stays freshly blinded, so two proofs
+// of the same input differ there; another blinding or other weights give
+// another point; garbage in place of the registered point is rejected with
+// an error.
+func TestWeightsCommitmentIsFixed(t *testing.T) {
+	g := tinyGraph(t)
+	ccs, err := Compile(g, ChainVisibility, Groth16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := InsecureDevSetup(Groth16, ccs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blinding, _ := NewBlinding()
+	p, err := NewProver(Groth16, g, ChainVisibility, ccs, keys.PK, blinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	point := p.WeightsPoint()
+	commitments := func(proof []byte) []G1Bytes {
+		t.Helper()
+		pr := groth16.NewProof(ecc.BN254)
+		if err := readAll(pr, proof); err != nil {
+			t.Fatal(err)
+		}
+		var out []G1Bytes
+		for _, c := range pr.(*groth16bn254.Proof).Commitments {
+			out = append(out, G1Bytes(c.RawBytes()))
+		}
+		return out
+	}
+	var lookups []G1Bytes
+	for _, seed := range []uint64{1, 2, 3, 1} {
+		st, proof, err := p.Prove(tinyInput(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := commitments(proof)
+		if len(cs) != 2 {
+			t.Fatalf("%d commitments in the proof, want 2 (weights, lookups)", len(cs))
+		}
+		if cs[0] != point || st.WeightsPoint != point {
+			t.Fatalf("input %d: weights commitment %s, registered %s", seed, cs[0], point)
+		}
+		lookups = append(lookups, cs[1])
+	}
+	if lookups[0] == lookups[3] {
+		t.Fatal("two proofs of the same input have the same lookup commitment: its mask is not fresh")
+	}
+	other, _ := NewBlinding()
+	p2, err := NewProver(Groth16, g, ChainVisibility, ccs, keys.PK, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.WeightsPoint() == point {
+		t.Fatal("another blinding gives the same point")
+	}
+	g2 := tinyGraph(t)
+	g2.weights[2].I8[3] ^= 4
+	p3, err := NewProver(Groth16, g2, ChainVisibility, ccs, keys.PK, blinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3.WeightsPoint() == point {
+		t.Fatal("other weights give the same point")
+	}
+	if _, err := NewProver(Groth16, g, ChainVisibility, ccs, keys.PK, FieldBytes{}); err == nil {
+		t.Fatal("prover without a blinding accepted")
+	}
+	st, proof, err := p.Prove(tinyInput(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vec, _ := st.Vector(ChainVisibility)
+	var compressed [32]byte
+	pt, _ := DecodeG1(point[:])
+	compressed = pt.Bytes()
+	for name, tc := range map[string]struct {
+		point []byte
+		ok    bool
+	}{
+		"uncompressed":    {point[:], true},
+		"compressed":      {compressed[:], true},
+		"empty":           {nil, false},
+		"short":           {point[:63], false},
+		"off the curve":   {append(append([]byte(nil), point[:63]...), point[63]^1), false},
+		"zero":            {make([]byte, 64), false},
+		"other blinding":  {p2.WeightsPoint().bytes(), false},
+		"all ones":        {bytes.Repeat([]byte{0xff}, 64), false},
+		"trailing byte":   {append(append([]byte(nil), point[:]...), 0), false},
+		"compressed zero": {make([]byte, 32), false},
+	} {
+		err := VerifyCommitted(Groth16, keys.VK, proof, vec, tc.point)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err %v, want ok=%v", name, err, tc.ok)
+		}
+	}
+	if _, err := Compile(g, ChainVisibility, Plonk); err == nil {
+		t.Fatal("plonk with committed weights compiled")
 	}
 }

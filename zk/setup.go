@@ -30,6 +30,11 @@ func Compile(g *Graph, vis Visibility, system string) (constraint.ConstraintSyst
 	if err != nil {
 		return nil, err
 	}
+	if vis.Weights == VisCommitted && system != Groth16 {
+		// PLONK's BSB22 commitment is a KZG commitment the prover blinds
+		// with fresh random entries: no fixed point to register
+		return nil, fmt.Errorf("zk: weights=committed needs %s (a Pedersen commitment in the proof); with %s use weights=hashed", Groth16, system)
+	}
 	var ccs constraint.ConstraintSystem
 	if system == Plonk {
 		ccs, err = frontend.Compile(ecc.BN254.ScalarField(), scs.NewBuilder, c)
@@ -38,6 +43,11 @@ func Compile(g *Graph, vis Visibility, system string) (constraint.ConstraintSyst
 	}
 	if err != nil {
 		return nil, fmt.Errorf("zk: compile: %w", err)
+	}
+	if vis.Weights == VisCommitted {
+		if err := bindWeightsMask(ccs); err != nil {
+			return nil, err
+		}
 	}
 	return ccs, nil
 }

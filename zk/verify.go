@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark-crypto/ecc/bn254/kzg"
 	"github.com/consensys/gnark/backend/groth16"
@@ -31,26 +32,26 @@ const (
 	MaxPublicValues = 1 << 16
 )
 
-// Public is what a chain job's proof is checked against: weights and input
-// hashed, output public (the circuit's public vector is WeightsCommit,
-// InputCommit, then Output in order).
+// Public is what a chain job's proof is checked against, under
+// ChainVisibility: weights committed, input hashed, output public. The
+// circuit's public vector is InputCommit then Output in order; the weights
+// commitment is not a public input but the proof's first BSB22 commitment,
+// compared with the registered point.
 type Public struct {
-	WeightsCommit FieldBytes // registered with the model
-	InputCommit   FieldBytes // from the job (hashed input)
-	Output        []int64    // the circuit's outputs in order (public output)
+	WeightsPoint G1Bytes    // registered with the model
+	InputCommit  FieldBytes // from the job (hashed input)
+	Output       []int64    // the circuit's outputs in order (public output)
 }
 
-// Vector is the public witness: commitments as field elements, integers
-// reduced modulo the field (negative values as p - |v|).
+// Vector is the public witness: the input commitment as a field element,
+// integers reduced modulo the field (negative values as p - |v|).
 func (p Public) Vector() ([]fr.Element, error) {
-	out := make([]fr.Element, 0, 2+len(p.Output))
-	for _, c := range []FieldBytes{p.WeightsCommit, p.InputCommit} {
-		e, err := c.Element()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+	out := make([]fr.Element, 0, 1+len(p.Output))
+	e, err := p.InputCommit.Element()
+	if err != nil {
+		return nil, err
 	}
+	out = append(out, e)
 	for _, v := range p.Output {
 		var e fr.Element
 		e.SetInt64(v)
@@ -59,15 +60,35 @@ func (p Public) Vector() ([]fr.Element, error) {
 	return out, nil
 }
 
-// Verify checks a proof of the given system ("groth16" or "plonk") against
-// the verifying key and the public values. It is deterministic and returns
-// an error, never panics, on any bytes.
+// Verify checks a chain job's proof (Groth16, ChainVisibility) against the
+// verifying key, the public values and the registered weights commitment.
+// It is deterministic and returns an error, never panics, on any bytes.
 func Verify(system string, vk, proof []byte, pub Public) error {
+	if system != Groth16 {
+		if err := checkSystem(system); err != nil {
+			return err
+		}
+		return fmt.Errorf("zk verify: chain proofs (weights committed) are %s, not %s", Groth16, system)
+	}
 	vec, err := pub.Vector()
 	if err != nil {
 		return fmt.Errorf("zk verify: public values: %w", err)
 	}
-	return VerifyVector(system, vk, proof, vec)
+	return verify(system, vk, proof, vec, &pub.WeightsPoint)
+}
+
+// VerifyCommitted is VerifyVector for a circuit with committed weights:
+// the proof's weights commitment must also be point (in either G1
+// encoding; see DecodeG1).
+func VerifyCommitted(system string, vk, proof []byte, public []fr.Element, point []byte) error {
+	if system != Groth16 {
+		return fmt.Errorf("zk verify: committed weights need %s, not %q", Groth16, system)
+	}
+	p, err := ParseG1Bytes(point)
+	if err != nil {
+		return fmt.Errorf("zk verify: weights commitment: %w", err)
+	}
+	return verify(system, vk, proof, public, &p)
 }
 
 // DecodeVerifyingKey validates a verifying key's bytes (points on the curve
@@ -78,8 +99,15 @@ func DecodeVerifyingKey(system string, vk []byte) error {
 	return err
 }
 
-// VerifyVector is Verify with an explicit public vector (any visibility).
-func VerifyVector(system string, vk, proof []byte, public []fr.Element) (err error) {
+// VerifyVector is Verify with an explicit public vector, for visibilities
+// without committed weights.
+func VerifyVector(system string, vk, proof []byte, public []fr.Element) error {
+	return verify(system, vk, proof, public, nil)
+}
+
+// verify checks the proof, and, where point is set, that the proof's
+// weights commitment is that point.
+func verify(system string, vk, proof []byte, public []fr.Element, point *G1Bytes) (err error) {
 	defer func() {
 		// gnark's decoders and verifiers are not documented as panic-free on
 		// every input that passes our structural scan; a panic must become a
@@ -105,14 +133,30 @@ func VerifyVector(system string, vk, proof []byte, public []fr.Element) (err err
 		if n := len(gk.G1.K) - len(gk.PublicAndCommitmentCommitted) - 1; n != len(public) {
 			return fmt.Errorf("zk verify: verifying key expects %d public values, got %d", n, len(public))
 		}
+		var want bn254.G1Affine
+		if point != nil {
+			if want, err = DecodeG1(point[:]); err != nil {
+				return fmt.Errorf("zk verify: registered weights commitment: %w", err)
+			}
+			if len(gk.CommitmentKeys) == 0 {
+				return fmt.Errorf("zk verify: the verifying key has no weights commitment")
+			}
+		}
 		p, err := decodeProof(system, proof)
 		if err != nil {
 			return err
 		}
-		if err := groth16.Verify(p.(groth16.Proof), gk, pw); err != nil {
+		gp := p.(*groth16bn254.Proof)
+		if point != nil && (len(gp.Commitments) == 0 || !gp.Commitments[0].Equal(&want)) {
+			return fmt.Errorf("zk verify: the proof's weights commitment is not the registered one (other weights, or another setup)")
+		}
+		if err := groth16.Verify(gp, gk, pw); err != nil {
 			return fmt.Errorf("zk verify: groth16: %w", err)
 		}
 	case Plonk:
+		if point != nil {
+			return fmt.Errorf("zk verify: committed weights need %s", Groth16)
+		}
 		pk := key.(plonk.VerifyingKey)
 		if n := pk.NbPublicWitness(); n != len(public) {
 			return fmt.Errorf("zk verify: verifying key expects %d public values, got %d", n, len(public))
