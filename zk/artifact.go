@@ -55,7 +55,7 @@ type Artifact struct {
 	WeightsPoint G1Bytes
 	Blinding     FieldBytes
 	CCS          constraint.ConstraintSystem
-	PK, VK        []byte
+	PK, VK       []byte
 
 	prover *Prover
 }
