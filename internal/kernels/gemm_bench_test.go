@@ -36,3 +36,20 @@ func BenchmarkBinaryRow(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDepthwiseS1 times one channel of a stride-1 depthwise
+// convolution on the plane sizes of PP-OCRv4 rec and det.
+func BenchmarkDepthwiseS1(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, sz := range [][3]int{{12, 80, 5}, {3, 80, 5}, {24, 160, 3}, {40, 40, 5}, {20, 20, 5}, {160, 160, 3}} {
+		oh, ow, k := sz[0], sz[1], sz[2]
+		hp, wp := oh+k-1, ow+k-1
+		xp, w, out := randSlice(r, hp*wp), randSlice(r, k*k), make([]float32, oh*ow)
+		b.Run(fmt.Sprintf("%dx%d-k%d", oh, ow, k), func(b *testing.B) {
+			for b.Loop() {
+				DepthwiseS1(out, oh, ow, xp, wp, w, k, k, 1, 1, 0.5)
+			}
+			b.ReportMetric(float64(2*oh*ow*k*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
+	}
+}

@@ -200,16 +200,40 @@ func dwAVX2(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw
 	for _, v := range w[:kh*kw] {
 		wv = append(wv, bc8(v))
 	}
+	span := (kw - 1) * dw
 	for y := 0; y < oh; y++ {
 		orow := out[y*ow : y*ow+ow]
 		x := 0
-		for ; x+16 <= ow; x += 16 {
-			acc0, acc1 := vb, vb
+		// Four accumulators: each output's additions form one dependent
+		// chain, so a tile needs several chains in flight to keep the adder
+		// busy (with two, a 5x5 kernel waits on latency).
+		for ; x+32 <= ow; x += 32 {
+			acc0, acc1, acc2, acc3 := vb, vb, vb, vb
 			for i := 0; i < kh; i++ {
 				// The row must hold every tap this tile reads; checking
 				// that once lets the loop use unchecked pointer loads.
 				xrow := xp[(y+i*dh)*wp+x:]
-				xrow = xrow[:(kw-1)*dw+16]
+				xrow = xrow[:span+32]
+				base := unsafe.Pointer(&xrow[0])
+				wr := wv[i*kw : i*kw+kw]
+				for j, wj := range wr {
+					p := unsafe.Add(base, 4*j*dw)
+					acc0 = acc0.Add(wj.Mul(archsimd.LoadFloat32x8((*[8]float32)(p))))
+					acc1 = acc1.Add(wj.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 32)))))
+					acc2 = acc2.Add(wj.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 64)))))
+					acc3 = acc3.Add(wj.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 96)))))
+				}
+			}
+			acc0.Store(ptr8(orow, x))
+			acc1.Store(ptr8(orow, x+8))
+			acc2.Store(ptr8(orow, x+16))
+			acc3.Store(ptr8(orow, x+24))
+		}
+		for ; x+16 <= ow; x += 16 {
+			acc0, acc1 := vb, vb
+			for i := 0; i < kh; i++ {
+				xrow := xp[(y+i*dh)*wp+x:]
+				xrow = xrow[:span+16]
 				base := unsafe.Pointer(&xrow[0])
 				wr := wv[i*kw : i*kw+kw]
 				for j, wj := range wr {
@@ -218,19 +242,33 @@ func dwAVX2(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw
 					acc1 = acc1.Add(wj.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 32)))))
 				}
 			}
-			acc0.StoreSlice(orow[x:])
-			acc1.StoreSlice(orow[x+8:])
+			acc0.Store(ptr8(orow, x))
+			acc1.Store(ptr8(orow, x+8))
 		}
-		for ; x+8 <= ow; x += 8 {
+		// The last 1 to 8 columns as one vector where the plane holds the
+		// 8 lanes' taps (past the row's end they read the next padded
+		// row; those lanes are computed and dropped).
+		for x < ow {
+			if (y+(kh-1)*dh)*wp+x+span+8 > len(xp) {
+				break
+			}
 			acc := vb
 			for i := 0; i < kh; i++ {
 				xrow := xp[(y+i*dh)*wp+x:]
+				xrow = xrow[:span+8]
+				base := unsafe.Pointer(&xrow[0])
 				wr := wv[i*kw : i*kw+kw]
 				for j, wj := range wr {
-					acc = acc.Add(wj.Mul(load8(xrow[j*dw:])))
+					acc = acc.Add(wj.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(base, 4*j*dw)))))
 				}
 			}
-			acc.StoreSlice(orow[x:])
+			if x+8 <= ow {
+				acc.Store(ptr8(orow, x))
+				x += 8
+				continue
+			}
+			acc.StoreSlicePart(orow[x:])
+			x = ow
 		}
 		for ; x < ow; x++ {
 			s := bias
@@ -257,6 +295,21 @@ func dwRowAVX2(out []float32, taps [][]float32, w []float32, bias float32) {
 	}
 	ow := len(out)
 	x := 0
+	// four chains of additions in flight, as in dwAVX2
+	for ; x+32 <= ow; x += 32 {
+		acc0, acc1, acc2, acc3 := vb, vb, vb, vb
+		for t, wt := range wv {
+			p := unsafe.Add(unsafe.Pointer(unsafe.SliceData(taps[t])), 4*x)
+			acc0 = acc0.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(p))))
+			acc1 = acc1.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 32)))))
+			acc2 = acc2.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 64)))))
+			acc3 = acc3.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 96)))))
+		}
+		acc0.Store(ptr8(out, x))
+		acc1.Store(ptr8(out, x+8))
+		acc2.Store(ptr8(out, x+16))
+		acc3.Store(ptr8(out, x+24))
+	}
 	for ; x+16 <= ow; x += 16 {
 		acc0, acc1 := vb, vb
 		for t, wt := range wv {
