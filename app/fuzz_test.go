@@ -51,6 +51,10 @@ func FuzzCheckTx(f *testing.F) {
 	}
 	f.Add(apptest.Transfer(alice, 0, 10, apptest.Addr(apptest.Key(2)), 5))
 	f.Add(apptest.Sign(alice, 0, 10, tx.MsgBond{Amount: 5}))
+	zkReg := tx.MsgZkRegister{ModelID: tx.DataHash{1}, System: "groth16", VerifyingKey: []byte{1}, WeightsCommit: make([]byte, tx.ZkWeightsCommitBytes), Prover: apptest.Addr(alice), ProverKey: "age1"}
+	f.Add(apptest.Sign(alice, 0, 10, zkReg))
+	zkReg.WeightsCommit = zkReg.WeightsCommit[:32] // the former 32-byte hash: rejected
+	f.Add(apptest.Sign(alice, 0, 10, zkReg))
 	f.Add([]byte("junk"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := a.CheckTx(b, false)

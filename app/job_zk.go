@@ -14,8 +14,10 @@ func init() {
 }
 
 // handleZkRegister records a model's circuit: only the model's owner, once,
-// and only a verifying key that decodes for its system (points on the
-// curve and in their subgroup), so a job can never fail on a key the chain
+// only Groth16 (chain jobs commit to the weights with the Pedersen
+// commitment inside a Groth16 proof, zk.ChainVisibility), and only a
+// verifying key and weights commitment that decode (points on the curve and
+// in their subgroup), so a job can never fail on a registration the chain
 // accepted.
 func handleZkRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 	msg := m.(tx.MsgZkRegister)
@@ -35,13 +37,20 @@ func handleZkRegister(ctx *Context, sender tx.Address, m tx.Msg) error {
 	} else if z != nil {
 		return Fail(CodeZkExists, "model %s already has a %s circuit (height %d)", msg.ModelID, z.System, z.Height)
 	}
+	if msg.System != zk.Groth16 {
+		return Fail(CodeZkBadKey, "verifying key: chain jobs commit to the weights inside %s proofs (weights=committed); %s is not accepted", zk.Groth16, msg.System)
+	}
 	if err := zkSafe(func() error { return zk.DecodeVerifyingKey(msg.System, msg.VerifyingKey) }); err != nil {
 		return Fail(CodeZkBadKey, "verifying key: %v", err)
 	}
-	if _, err := zk.FieldBytes(msg.WeightsCommit).Element(); err != nil {
+	var wc zk.G1Bytes
+	if len(msg.WeightsCommit) != len(wc) {
+		return Fail(CodeZkBadKey, "weights commitment: %d bytes, want an uncompressed G1 point of %d", len(msg.WeightsCommit), len(wc))
+	}
+	if wc, err = zk.ParseG1Bytes(msg.WeightsCommit); err != nil {
 		return Fail(CodeZkBadKey, "weights commitment: %v", err)
 	}
-	z := ZkModel{Model: OpmlHash(msg.ModelID), System: msg.System, VerifyingKey: msg.VerifyingKey, WeightsCommit: OpmlHash(msg.WeightsCommit),
+	z := ZkModel{Model: OpmlHash(msg.ModelID), System: msg.System, VerifyingKey: msg.VerifyingKey, WeightsCommit: wc[:],
 		Prover: msg.Prover, ProverKey: msg.ProverKey, Height: ctx.Height()}
 	if err := opmlSet(ctx, ZkModelKey(msg.ModelID), z); err != nil {
 		return err
@@ -84,7 +93,9 @@ func handleZkPostResult(ctx *Context, sender tx.Address, m tx.Msg) error {
 	if z == nil {
 		return Fail(CodeZkUnknown, "model %s has no zk circuit", j.ModelID)
 	}
-	pub := zk.Public{WeightsCommit: zk.FieldBytes(z.WeightsCommit), InputCommit: zk.FieldBytes(j.Private.InputCommit), Output: msg.Output}
+	var wc zk.G1Bytes
+	copy(wc[:], z.WeightsCommit) // 64 bytes, checked at registration
+	pub := zk.Public{WeightsPoint: wc, InputCommit: zk.FieldBytes(j.Private.InputCommit), Output: msg.Output}
 	if err := zkSafe(func() error { return zk.Verify(z.System, z.VerifyingKey, msg.Proof, pub) }); err != nil {
 		return Fail(CodeZkBadProof, "job %d: proof rejected: %v", j.ID, err)
 	}

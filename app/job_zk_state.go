@@ -27,7 +27,7 @@ type ZkModel struct {
 	Model         OpmlHash   `json:"model"`
 	System        string     `json:"system"`
 	VerifyingKey  []byte     `json:"verifying_key"`
-	WeightsCommit OpmlHash   `json:"weights_commit"`
+	WeightsCommit []byte     `json:"weights_commit"` // zk.G1Bytes: the Pedersen commitment every proof carries
 	Prover        tx.Address `json:"prover"`
 	ProverKey     string     `json:"prover_key"`
 	Height        int64      `json:"height"`

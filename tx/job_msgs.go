@@ -31,6 +31,9 @@ const (
 	// ZkMaxProof bounds a proof (Groth16: 256 bytes compressed; PLONK:
 	// about 1 KB).
 	ZkMaxProof = 16 << 10
+	// ZkWeightsCommitBytes is the size of a registered weights commitment:
+	// an uncompressed BN254 G1 point (zk.G1Bytes).
+	ZkWeightsCommitBytes = 64
 	// ZkMaxOutput bounds the public output values of a zk job.
 	ZkMaxOutput = 4096
 )
@@ -82,14 +85,16 @@ type MsgTeePostResult struct {
 
 // MsgZkRegister registers a zk circuit for a registered model (only its
 // owner may): the proof system, the verifying key (checked with
-// zk.DecodeVerifyingKey), the commitment to the integer weights, and the
+// zk.DecodeVerifyingKey), the commitment to the integer weights (the
+// Pedersen commitment every proof carries, a BN254 G1 point, uncompressed:
+// ZkWeightsCommitBytes), and the
 // prover: the worker account that holds the artifact (weights never leave
 // it) and the age recipient inputs are sealed to.
 type MsgZkRegister struct {
 	ModelID       DataHash `json:"model_id"`
 	System        string   `json:"system"`
 	VerifyingKey  []byte   `json:"verifying_key"`
-	WeightsCommit DataHash `json:"weights_commit"`
+	WeightsCommit []byte   `json:"weights_commit"`
 	Prover        Address  `json:"prover"`
 	ProverKey     string   `json:"prover_key"`
 }
@@ -178,6 +183,9 @@ func (m MsgZkRegister) ValidateBasic() error {
 	}
 	if len(m.VerifyingKey) == 0 || len(m.VerifyingKey) > ZkMaxKey {
 		return fmt.Errorf("zk register: verifying key is %d bytes, want 1..%d", len(m.VerifyingKey), ZkMaxKey)
+	}
+	if len(m.WeightsCommit) != ZkWeightsCommitBytes {
+		return fmt.Errorf("zk register: weights commitment is %d bytes, want %d (an uncompressed G1 point)", len(m.WeightsCommit), ZkWeightsCommitBytes)
 	}
 	if m.Prover.IsZero() {
 		return errors.New("zk register: prover address must be set")

@@ -24,7 +24,7 @@ func sampleJobMsgs(t testing.TB) []tx.Msg {
 		tx.MsgTeeSubmitJob{ModelID: h, InputsRoot: tx.DataHash{4}, WorkerFee: 10, Recipient: r},
 		tx.MsgJobDeliverInput{Job: 3, Sealed: tx.DataHash{5}},
 		tx.MsgTeePostResult{Job: 3, OutputRoots: []tx.DataHash{{6}}, SealedOutput: tx.DataHash{7}, Signature: make([]byte, 64)},
-		tx.MsgZkRegister{ModelID: h, System: "groth16", VerifyingKey: []byte{1, 2}, WeightsCommit: tx.DataHash{8}, Prover: tx.AddressFromPubKey(priv.Public().(ed25519.PublicKey)), ProverKey: r},
+		tx.MsgZkRegister{ModelID: h, System: "groth16", VerifyingKey: []byte{1, 2}, WeightsCommit: bytes.Repeat([]byte{8}, tx.ZkWeightsCommitBytes), Prover: tx.AddressFromPubKey(priv.Public().(ed25519.PublicKey)), ProverKey: r},
 		tx.MsgZkSubmitJob{ModelID: h, InputCommit: tx.DataHash{9}, WorkerFee: 1, Recipient: r},
 		tx.MsgZkPostResult{Job: 4, Proof: []byte{1}, Output: []int64{-5, 7, 1 << 40}, SealedOutput: tx.DataHash{10}},
 	}
@@ -64,6 +64,8 @@ func TestJobMsgsValidateBasic(t *testing.T) {
 		{"zk empty key", func() tx.Msg { m := reg; m.VerifyingKey = nil; return m }(), "verifying key is 0 bytes"},
 		{"zk huge key", func() tx.Msg { m := reg; m.VerifyingKey = make([]byte, tx.ZkMaxKey+1); return m }(), "verifying key is"},
 		{"zk no prover", func() tx.Msg { m := reg; m.Prover = tx.Address{}; return m }(), "prover address"},
+		{"zk short weights commitment", func() tx.Msg { m := reg; m.WeightsCommit = m.WeightsCommit[:32]; return m }(), "weights commitment is 32 bytes"},
+		{"zk no weights commitment", func() tx.Msg { m := reg; m.WeightsCommit = nil; return m }(), "weights commitment is 0 bytes"},
 		{"zk job recipient", func() tx.Msg { m := zsub; m.Recipient = ""; return m }(), "recipient"},
 		{"zk empty proof", func() tx.Msg { m := zres; m.Proof = nil; return m }(), "proof is 0 bytes"},
 		{"zk no output", func() tx.Msg { m := zres; m.Output = nil; return m }(), "output values"},

@@ -52,12 +52,13 @@ func (p ArtifactProver) InputCommit(input *tensor.Tensor) ([32]byte, error) {
 }
 
 // ZkSetupOf is the zk setup an artifact gives ModesDemo: its prover and
-// the registration to send (system, verifying key, weights commitment).
+// the registration to send (system, verifying key, the weights' Pedersen
+// commitment).
 func ZkSetupOf(a *zk.Artifact) (*ZkSetup, error) {
 	if a.Vis != zk.ChainVisibility {
 		return nil, fmt.Errorf("zk artifact has visibility %s; chain jobs need %s", a.Vis, zk.ChainVisibility)
 	}
-	return &ZkSetup{Prover: ArtifactProver{a}, Register: tx.MsgZkRegister{System: a.System, VerifyingKey: a.VK, WeightsCommit: tx.DataHash(a.WeightsCommit)}}, nil
+	return &ZkSetup{Prover: ArtifactProver{a}, Register: tx.MsgZkRegister{System: a.System, VerifyingKey: a.VK, WeightsCommit: a.WeightsPoint.Bytes()}}, nil
 }
 
 // InsecureDevZkSetup sets up m's circuit with the chain's visibility and a

@@ -190,7 +190,7 @@ func (c *Circuit) Define(api frontend.API) error {
 	}
 	if c.vis.Weights == VisCommitted {
 		// the first Commit of the circuit, over the weights only:
-		// weightsCommitment and bindWeightsMask rely on both
+		// weightsCommitment and BindWeightsMask rely on both
 		cm, ok := api.(frontend.Committer)
 		if !ok {
 			return fmt.Errorf("zk: weights=committed needs a builder with BSB22 commitments (Groth16)")

@@ -219,7 +219,7 @@ func TestWeightsCommitmentIsFixed(t *testing.T) {
 		"short":           {point[:63], false},
 		"off the curve":   {append(append([]byte(nil), point[:63]...), point[63]^1), false},
 		"zero":            {make([]byte, 64), false},
-		"other blinding":  {p2.WeightsPoint().bytes(), false},
+		"other blinding":  {p2.WeightsPoint().Bytes(), false},
 		"all ones":        {bytes.Repeat([]byte{0xff}, 64), false},
 		"trailing byte":   {append(append([]byte(nil), point[:]...), 0), false},
 		"compressed zero": {make([]byte, 32), false},

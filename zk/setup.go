@@ -45,7 +45,7 @@ func Compile(g *Graph, vis Visibility, system string) (constraint.ConstraintSyst
 		return nil, fmt.Errorf("zk: compile: %w", err)
 	}
 	if vis.Weights == VisCommitted {
-		if err := bindWeightsMask(ccs); err != nil {
+		if err := BindWeightsMask(ccs); err != nil {
 			return nil, err
 		}
 	}

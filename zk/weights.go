@@ -10,6 +10,7 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/backend"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 	"github.com/consensys/gnark/constraint"
 	cs "github.com/consensys/gnark/constraint/bn254"
@@ -118,6 +119,17 @@ var weightsMaskHintID = solver.GetHintID(weightsMaskHint)
 
 func init() { solver.RegisterHint(weightsMaskHint) }
 
+// WeightsMaskOption is the prover option that makes the weights
+// commitment's mask the owner's blinding, in a circuit prepared with
+// BindWeightsMask.
+func WeightsMaskOption(blinding FieldBytes) (backend.ProverOption, error) {
+	m, err := blinding.Element()
+	if err != nil || m.IsZero() {
+		return nil, fmt.Errorf("zk: the blinding must be a nonzero field element")
+	}
+	return backend.WithSolverOptions(maskOverride(m)), nil
+}
+
 // maskOverride is the solver option that makes the weights mask m.
 func maskOverride(m fr.Element) solver.Option {
 	return solver.OverrideHint(weightsMaskHintID, func(_ *big.Int, in, out []*big.Int) error {
@@ -149,10 +161,13 @@ func weightsCommitment(ccs constraint.ConstraintSystem) (*cs.R1CS, constraint.Gr
 	return r, c, nil
 }
 
-// bindWeightsMask rewires the weights commitment's mask, and only it, from
+// BindWeightsMask rewires the weights commitment's mask, and only it, from
 // gnark's Randomize to weightsMaskHint. The instruction is found by its
 // output wire, not by its position, so the solver may run in parallel.
-func bindWeightsMask(ccs constraint.ConstraintSystem) error {
+// Compile calls it for weights=committed; it is exported for other
+// circuits whose first Commit is over the values to register (proved with
+// WeightsMaskOption).
+func BindWeightsMask(ccs constraint.ConstraintSystem) error {
 	rid, err := randomizeHintID()
 	if err != nil {
 		return err
@@ -261,4 +276,5 @@ func proofWeightsPoint(p *groth16bn254.Proof) (G1Bytes, error) {
 	return G1Bytes(p.Commitments[0].RawBytes()), nil
 }
 
-func (p G1Bytes) bytes() []byte { return append([]byte(nil), p[:]...) }
+// Bytes is a copy of the encoding.
+func (p G1Bytes) Bytes() []byte { return append([]byte(nil), p[:]...) }
