@@ -213,10 +213,10 @@ func (s *Store) PutManifest(m Manifest) error {
 	return nil
 }
 
-// create makes a blob's files: data and index at their full (sparse)
-// sizes, then the manifest, which is what makes the blob exist. Files left
-// by a create that crashed before its manifest are truncated: no chunk
-// can have been stored without it.
+// create makes a blob's files, data and index at their full sizes with
+// their blocks allocated (Preallocate), then the manifest, which is what
+// makes the blob exist. Files left by a create that crashed before its
+// manifest are truncated: no chunk can have been stored without it.
 func (s *Store) create(m Manifest) (*stored, error) {
 	dir := s.blobDir(m.Root)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -235,7 +235,7 @@ func (s *Store) create(m Manifest) (*stored, error) {
 		if f, err = os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
 			return nil
 		}
-		if err = f.Truncate(size); err != nil {
+		if err = Preallocate(f, size); err != nil {
 			f.Close()
 			return nil
 		}

@@ -276,15 +276,28 @@ func encryptToFile(path, ctPath string) (*age.X25519Identity, *blob.Layout, erro
 		return nil, nil, err
 	}
 	defer os.Remove(tmp)
+	// Allocated up front (the ciphertext is at most overhead longer) and
+	// cut to its length at the end: writing into allocated blocks is
+	// cheaper than growing the file.
+	if err := blob.Preallocate(out, fi.Size()+overhead); err != nil {
+		out.Close()
+		return nil, nil, fmt.Errorf("write %s: %w", tmp, err)
+	}
 	b := blob.NewBuilder(out, blob.MaxSize)
 	eerr := vault.Encrypt(b, in, key)
 	l, lerr := b.Layout()
+	var terr error
+	if lerr == nil {
+		terr = out.Truncate(l.Manifest.Size)
+	}
 	cerr := out.Close()
 	switch {
 	case eerr != nil:
 		return nil, nil, fmt.Errorf("encrypt %s: %w", path, eerr)
 	case lerr != nil:
 		return nil, nil, fmt.Errorf("%s encrypted: %w", path, lerr)
+	case terr != nil:
+		return nil, nil, fmt.Errorf("write %s: %w", tmp, terr)
 	case cerr != nil:
 		return nil, nil, fmt.Errorf("write %s: %w", tmp, cerr)
 	}
@@ -960,6 +973,11 @@ func fetchDecryptWith(ctx context.Context, bc blob.Client, nodes []string, v *ap
 	}
 	defer os.Remove(pt.Name())
 	defer pt.Close()
+	// The plaintext is shorter than the ciphertext: allocate that much and
+	// cut it to length at the end (see encryptToFile).
+	if err := blob.Preallocate(pt, m.Size); err != nil {
+		return 0, fmt.Errorf("write %s: %w", pt.Name(), err)
+	}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -979,6 +997,9 @@ func fetchDecryptWith(ctx context.Context, bc blob.Client, nodes []string, v *ap
 	}
 	n, err := pt.Seek(0, io.SeekCurrent)
 	if err != nil {
+		return 0, err
+	}
+	if err := pt.Truncate(n); err != nil {
 		return 0, err
 	}
 	if err := pt.Close(); err != nil {

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package blob
+
+import "os"
+
+// Preallocate makes f size bytes long (on Linux it also allocates the
+// file's disk blocks up front).
+func Preallocate(f *os.File, size int64) error { return f.Truncate(max(size, 0)) }
