@@ -31,17 +31,20 @@ func newBenchZkCmd() *cobra.Command {
 		asJSON                  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "zk m.q.pvm [--system groth16,plonk] [--visibility V[;V...]] [--input x.npy]",
+		Use:   "zk m.q.pvm [--system groth16[,plonk]] [--visibility V[;V...]] [--input x.npy]",
 		Short: "Circuit size and Groth16/PLONK compile, setup, prove and verify time, proof size, peak memory",
 		Long: `Compiles the quantized model's core for each proof system and visibility,
 runs a single-party (insecure, benchmark-only) setup, proves one input and
 verifies it (best of 5), and prints constraints, constraints per
 multiply-accumulate, times, sizes and the process's peak RSS (VmHWM, which
 only grows: later rows include earlier peaks). Visibilities are separated by
-';' (default: the chain's, input=hashed,weights=hashed,output=public).
+';' (default: the chain's, input=hashed,weights=committed,output=public,
+Groth16 only: committed weights are a Pedersen commitment inside the Groth16
+proof; give PLONK another weights visibility).
 Without --input the input is deterministic pseudo-random in [-1, 1].
 PLONK pays for additions, so its circuits are several times larger: on the
-MNIST MLP with hashed weights expect minutes and several GB (docs/zk.md).`,
+MNIST MLP with hashed or private weights expect minutes and several GB
+(docs/zk.md).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := model.Load(args[0])
@@ -90,7 +93,7 @@ MNIST MLP with hashed weights expect minutes and several GB (docs/zk.md).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&systems, "system", "groth16,plonk", "proof systems, comma-separated")
+	fl.StringVar(&systems, "system", zk.Groth16, "proof systems, comma-separated (groth16, plonk)")
 	fl.StringVar(&visList, "visibility", zk.ChainVisibility.String(), "visibilities, ';'-separated")
 	fl.StringVar(&input, "input", "", "input .npy (default: deterministic pseudo-random)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON, no progress")
@@ -99,7 +102,7 @@ MNIST MLP with hashed weights expect minutes and several GB (docs/zk.md).`,
 
 func printBenchZk(w io.Writer, rep benchZkReport) {
 	fmt.Fprintf(w, "%s (%s): %d multiply-accumulates, GOMAXPROCS %d; setup is single-party (benchmark only)\n", rep.Model, short(rep.ModelID), rep.MACs, rep.GOMAXPROCS)
-	fmt.Fprintf(w, "%-8s %-42s %11s %8s %9s %9s %9s %9s %7s %10s %9s\n", "system", "visibility", "constraints", "c/MAC", "compile", "setup", "prove", "verify", "proof", "pk", "peak RSS")
+	fmt.Fprintf(w, "%-8s %-46s %11s %8s %9s %9s %9s %9s %7s %10s %9s\n", "system", "visibility", "constraints", "c/MAC", "compile", "setup", "prove", "verify", "proof", "pk", "peak RSS")
 	ms := func(d time.Duration) string {
 		if d < 10*time.Millisecond {
 			return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
@@ -108,7 +111,7 @@ func printBenchZk(w io.Writer, rep benchZkReport) {
 	}
 	mb := func(n uint64) string { return fmt.Sprintf("%.1fMB", float64(n)/(1<<20)) }
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "%-8s %-42s %11d %8.3f %9s %9s %9s %9s %6dB %10s %9s\n", r.System, r.Visibility, r.Constraints, r.ConstraintsPerMAC,
+		fmt.Fprintf(w, "%-8s %-46s %11d %8.3f %9s %9s %9s %9s %6dB %10s %9s\n", r.System, r.Visibility, r.Constraints, r.ConstraintsPerMAC,
 			ms(r.Compile), ms(r.Setup), ms(r.Prove), ms(r.Verify), r.ProofBytes, mb(uint64(r.PKBytes)), mb(r.PeakRSS))
 	}
 }

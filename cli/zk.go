@@ -47,6 +47,7 @@ type zkSetupOut struct {
 	Setup         string  `json:"setup"`
 	Constraints   int     `json:"constraints"`
 	WeightsCommit string  `json:"weights_commit"`
+	WeightsPoint  string  `json:"weights_point,omitempty"`
 	VKBytes       int     `json:"vk_bytes"`
 	VK            string  `json:"vk_hex"`
 	PKBytes       int     `json:"pk_bytes"`
@@ -59,13 +60,16 @@ func newZkSetupCmd() *cobra.Command {
 		insecure, asJSON                   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "setup m.q.pvm -o m.zk [--visibility input=hashed,weights=hashed,output=public] [--system groth16|plonk] (--insecure-dev-setup | --ceremony DIR --beacon HEX)",
+		Use:   "setup m.q.pvm -o m.zk [--visibility input=hashed,weights=committed,output=public] [--system groth16|plonk] (--insecure-dev-setup | --ceremony DIR --beacon HEX)",
 		Short: "Compile a quantized model's integer core to a circuit and make its proving and verifying keys",
 		Long: `Compiles the integer core of a quantized model (provena model quantize) to a
 gnark circuit and makes its keys. Visibility per tensor group: public (known
-to the verifier; public weights are compiled into the circuit), private, or
-hashed (private, with a public Poseidon2 commitment). Chain jobs use
-input=hashed,weights=hashed,output=public (the default).
+to the verifier; public weights are compiled into the circuit), private,
+hashed (private, with a public Poseidon2 commitment), or, for the weights
+with Groth16 only, committed (private, bound by the Pedersen commitment
+inside every proof, blinded with a secret drawn here and kept in m.zk:
+keep the artifact to yourself). Chain jobs use
+input=hashed,weights=committed,output=public (the default).
 
 Keys need a trusted setup. --insecure-dev-setup makes them alone, in this
 process: whoever runs it can forge proofs (development only). For Groth16,
@@ -118,17 +122,24 @@ KZG SRS only from a known secret); see docs/zk.md.`,
 			r := zkSetupOut{Artifact: out, System: a.System, Visibility: a.Vis.String(), Setup: a.SetupInfo,
 				Constraints: a.CCS.GetNbConstraints(), WeightsCommit: a.WeightsCommit.String(),
 				VKBytes: len(a.VK), VK: hex.EncodeToString(a.VK), PKBytes: len(a.PK), Seconds: time.Since(start).Seconds()}
+			if a.Vis.Weights == zk.VisCommitted {
+				r.WeightsPoint = a.WeightsPoint.String()
+			}
 			return emit(cmd.OutOrStdout(), asJSON, r, func(w io.Writer) {
 				fmt.Fprintf(w, "wrote %s: %s, %s, %d constraints, %.1f s\n", out, r.System, r.Visibility, r.Constraints, r.Seconds)
 				fmt.Fprintf(w, "  setup:          %s\n", r.Setup)
-				fmt.Fprintf(w, "  weights commit: %s\n", r.WeightsCommit)
+				if r.WeightsPoint != "" {
+					fmt.Fprintf(w, "  weights point:  %s (Pedersen, in every proof; registered on chain)\n", r.WeightsPoint)
+				} else {
+					fmt.Fprintf(w, "  weights commit: %s\n", r.WeightsCommit)
+				}
 				fmt.Fprintf(w, "  keys:           proving %d bytes, verifying %d bytes\n", r.PKBytes, r.VKBytes)
 			})
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&out, "output", "o", "", "artifact file to write (m.zk)")
-	fl.StringVar(&vis, "visibility", zk.ChainVisibility.String(), "per tensor group: public, private or hashed")
+	fl.StringVar(&vis, "visibility", zk.ChainVisibility.String(), "per tensor group: public, private, hashed; weights also committed (groth16)")
 	fl.StringVar(&system, "system", zk.Groth16, "proof system: groth16 or plonk")
 	fl.BoolVar(&insecure, "insecure-dev-setup", false, "single-party setup: whoever runs it can forge proofs (development only)")
 	fl.StringVar(&ceremony, "ceremony", "", "Groth16 ceremony directory (provena zk ceremony)")
@@ -142,6 +153,7 @@ type zkProveOut struct {
 	System        string  `json:"system"`
 	Visibility    string  `json:"visibility"`
 	WeightsCommit string  `json:"weights_commit,omitempty"`
+	WeightsPoint  string  `json:"weights_point,omitempty"`
 	InputCommit   string  `json:"input_commit,omitempty"`
 	OutputCommit  string  `json:"output_commit,omitempty"`
 	Output        []int64 `json:"output,omitempty"`
@@ -153,6 +165,9 @@ func proveOut(path string, p *zk.Proof, secs float64) zkProveOut {
 	r := zkProveOut{Proof: path, System: p.System, Visibility: p.Vis.String(), Output: p.Output, ProofBytes: len(p.Bytes), ProveSeconds: secs}
 	if p.Vis.Weights == zk.VisHashed {
 		r.WeightsCommit = p.WeightsCommit.String()
+	}
+	if p.Vis.Weights == zk.VisCommitted {
+		r.WeightsPoint = p.WeightsPoint.String()
 	}
 	if p.Vis.Input == zk.VisHashed {
 		r.InputCommit = p.InputCommit.String()
@@ -216,6 +231,9 @@ and writes a proof file with the public values of the artifact's visibility.`,
 func printZkPublic(w io.Writer, r zkProveOut) {
 	if r.WeightsCommit != "" {
 		fmt.Fprintf(w, "  weights commit: %s\n", r.WeightsCommit)
+	}
+	if r.WeightsPoint != "" {
+		fmt.Fprintf(w, "  weights point:  %s\n", r.WeightsPoint)
 	}
 	if r.InputCommit != "" {
 		fmt.Fprintf(w, "  input commit:   %s\n", r.InputCommit)
@@ -283,7 +301,7 @@ func newZkVerifyCmd() *cobra.Command {
 
 // A ceremony directory holds:
 //
-//	circuit.r1cs        the circuit (for hashed or private weights it holds no weight)
+//	circuit.r1cs        the circuit (for committed, hashed or private weights it holds no weight)
 //	ceremony.json       domain size, model id, visibility
 //	phase1/NNNN.bin     phase-1 contributions in order
 //	commons.bin         phase 1 sealed with its beacon

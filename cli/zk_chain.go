@@ -48,8 +48,10 @@ func newZkRegisterCmd() *cobra.Command {
 		Use:   "register [m.zk] --model ID --from OWNER [--prover ADDR --prover-key age1…]",
 		Short: "Register a model's circuit on chain: proof system, verifying key, weights commitment and the prover that holds the artifact",
 		Long: `Register the circuit of a registered model (only its owner may): the proof
-system, the verifying key (the chain checks that it decodes), the commitment
-to the integer weights, and the prover: the worker account that holds the
+system (groth16: chain jobs commit to the weights inside the proof), the
+verifying key (the chain checks that it decodes), the commitment to the
+integer weights (the Pedersen point every proof carries, 128 hex characters),
+and the prover: the worker account that holds the
 artifact and serves zk jobs (default: the owner, whose account key also
 gives the age key inputs are sealed to). The values come from the artifact
 m.zk, or from --system, --vk and --weights-commit.`,
@@ -78,10 +80,14 @@ m.zk, or from --system, --vk and --weights-commit.`,
 					return fmt.Errorf("read verifying key: %w", err)
 				}
 				b, err := hex.DecodeString(weights)
-				if err != nil || len(b) != 32 {
-					return fmt.Errorf("--weights-commit must be 64 hex characters")
+				if err != nil {
+					return fmt.Errorf("--weights-commit: %w", err)
 				}
-				copy(msg.WeightsCommit[:], b)
+				p, err := zk.ParseG1Bytes(b)
+				if err != nil {
+					return fmt.Errorf("--weights-commit: %w", err)
+				}
+				msg.WeightsCommit = p.Bytes()
 			default:
 				return fmt.Errorf("give the artifact m.zk, or --vk FILE and --weights-commit HEX")
 			}
@@ -106,16 +112,17 @@ m.zk, or from --system, --vk and --weights-commit.`,
 			if err != nil {
 				return err
 			}
-			out := map[string]any{"model_id": modelID, "system": msg.System, "vk_bytes": len(msg.VerifyingKey), "weights_commit": msg.WeightsCommit.String(), "prover": msg.Prover.String(), "tx": s.Hash}
+			wc := hex.EncodeToString(msg.WeightsCommit)
+			out := map[string]any{"model_id": modelID, "system": msg.System, "vk_bytes": len(msg.VerifyingKey), "weights_commit": wc, "prover": msg.Prover.String(), "tx": s.Hash}
 			return printOut(cmd, f.json, out, fmt.Sprintf("registered a %s circuit for model %s (verifying key %d bytes, weights commitment %s…), prover %s, in tx %s\n",
-				msg.System, modelID, len(msg.VerifyingKey), msg.WeightsCommit.String()[:16], msg.Prover, s.Hash))
+				msg.System, modelID, len(msg.VerifyingKey), wc[:16], msg.Prover, s.Hash))
 		}),
 	}
 	f.add(cmd, true)
 	cmd.Flags().StringVar(&modelID, "model", "", "registered model id (hex)")
-	cmd.Flags().StringVar(&system, "system", "groth16", "proof system, with --vk: groth16 or plonk")
+	cmd.Flags().StringVar(&system, "system", "groth16", "proof system, with --vk (the chain accepts groth16)")
 	cmd.Flags().StringVar(&vkPath, "vk", "", "verifying key file (instead of the artifact)")
-	cmd.Flags().StringVar(&weights, "weights-commit", "", "weights commitment, hex (instead of the artifact)")
+	cmd.Flags().StringVar(&weights, "weights-commit", "", "weights commitment, a G1 point in hex, 128 characters uncompressed or 64 compressed (instead of the artifact)")
 	cmd.Flags().StringVar(&prover, "prover", "", "the worker that holds the artifact (default: the owner)")
 	cmd.Flags().StringVar(&proverKey, "prover-key", "", "the prover's age recipient, inputs are sealed to it (default: the owner's account key)")
 	cmd.MarkFlagRequired("model")
@@ -126,12 +133,13 @@ m.zk, or from --system, --vk and --weights-commit.`,
 type zkRegistration struct {
 	System        string
 	VerifyingKey  []byte
-	WeightsCommit tx.DataHash
+	WeightsCommit []byte
 	ModelID       string
 }
 
 // openChainArtifact opens a .zk artifact and checks it can serve chain
-// jobs: the chain's visibility (input and weights hashed, output public).
+// jobs: the chain's visibility (input hashed, weights committed, output
+// public).
 func openChainArtifact(path string) (*zk.Artifact, error) {
 	// gnark logs every solve, prove and verify at debug level; the worker
 	// and the demo print their own lines.
@@ -153,7 +161,7 @@ func zkArtifactRegistration(path string) (*zkRegistration, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &zkRegistration{System: a.System, VerifyingKey: a.VK, WeightsCommit: tx.DataHash(a.WeightsCommit), ModelID: a.Model.IDString()}, nil
+	return &zkRegistration{System: a.System, VerifyingKey: a.VK, WeightsCommit: a.WeightsPoint.Bytes(), ModelID: a.Model.IDString()}, nil
 }
 
 // openZkProver opens a .zk artifact as a worker's prover.

@@ -55,6 +55,9 @@ func TestZkSetupProveVerify(t *testing.T) {
 	if _, err := runCLI("zk", "setup", mp, "-o", art); err == nil || !strings.Contains(err.Error(), "insecure") {
 		t.Fatalf("setup without a setup choice: %v", err)
 	}
+	if _, err := runCLI("zk", "setup", mp, "--system", "plonk", "--insecure-dev-setup", "-o", art); err == nil || !strings.Contains(err.Error(), "weights=committed needs groth16") {
+		t.Fatalf("plonk with the chain's committed weights: %v", err)
+	}
 	out, err := runCLI("zk", "setup", mp, "--visibility", "input=hashed,weights=public,output=public", "--insecure-dev-setup", "-o", art, "--json")
 	if err != nil {
 		t.Fatal(err, out)
@@ -113,7 +116,9 @@ func microQuantModel(t *testing.T) *model.Model {
 }
 
 // TestZkCeremonyCLI drives a two-party Groth16 ceremony through the
-// commands, sets up from it, proves and verifies.
+// commands for the chain's visibility (committed weights: the weights
+// commitment is computed from the ceremony's keys), sets up from it, proves
+// and verifies.
 func TestZkCeremonyCLI(t *testing.T) {
 	tmp := t.TempDir()
 	mp := filepath.Join(tmp, "micro.q.pvm")
@@ -121,7 +126,7 @@ func TestZkCeremonyCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := filepath.Join(tmp, "ceremony")
-	vis := "input=hashed,weights=hashed,output=public"
+	vis := "input=hashed,weights=committed,output=public"
 	steps := [][]string{
 		{"zk", "ceremony", "init", mp, "--dir", d, "--visibility", vis},
 		{"zk", "ceremony", "contribute", d},
@@ -158,7 +163,8 @@ func TestZkCeremonyCLI(t *testing.T) {
 	if out, err := runCLI("zk", "prove", art, "--input", xp, "-o", proof); err != nil {
 		t.Fatalf("prove: %v\n%s", err, out)
 	}
-	if out, err := runCLI("zk", "verify", art, proof, "--json"); err != nil || !strings.Contains(out, `"valid": true`) {
+	out, err = runCLI("zk", "verify", art, proof, "--json")
+	if err != nil || !strings.Contains(out, `"valid": true`) || !strings.Contains(out, `"weights_point"`) {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
 }
