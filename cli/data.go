@@ -21,6 +21,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"filippo.io/age"
@@ -1192,15 +1193,21 @@ func newDataShowCmd() *cobra.Command {
 }
 
 type benchDataOutput struct {
-	SizeMiB       int     `json:"size_mib"`
-	Parallel      int     `json:"parallel"`
-	CpMiBs        float64 `json:"cp_mib_s"`
-	UploadMiBs    float64 `json:"upload_mib_s"`
-	DownloadMiBs  float64 `json:"download_mib_s"`
-	EncryptMiBs   float64 `json:"encrypt_mib_s"`
-	PutMiBs       float64 `json:"put_mib_s"`
-	UploadRatio   float64 `json:"upload_vs_cp"`
-	DownloadRatio float64 `json:"download_vs_cp"`
+	SizeMiB      int     `json:"size_mib"`
+	Parallel     int     `json:"parallel"`
+	CpMiBs       float64 `json:"cp_mib_s"`
+	UploadMiBs   float64 `json:"upload_mib_s"`
+	DownloadMiBs float64 `json:"download_mib_s"`
+	EncryptMiBs  float64 `json:"encrypt_mib_s"`
+	PutMiBs      float64 `json:"put_mib_s"`
+	// CPU time (user + system, every thread) per plaintext byte, in ns:
+	// what each direction costs whatever else the machine runs, where the
+	// MiB/s figures depend on the CPUs left free.
+	CpCPUNsB       float64 `json:"cp_cpu_ns_per_byte"`
+	UploadCPUNsB   float64 `json:"upload_cpu_ns_per_byte"`
+	DownloadCPUNsB float64 `json:"download_cpu_ns_per_byte"`
+	UploadRatio    float64 `json:"upload_vs_cp"`
+	DownloadRatio  float64 `json:"download_vs_cp"`
 	// Peak resident memory of the process (client and store) in each
 	// direction, in bytes; 0 where it cannot be measured.
 	UploadPeakRSS   int64 `json:"upload_peak_rss_bytes"`
@@ -1245,10 +1252,10 @@ func newBenchDataCmd() *cobra.Command {
 			}
 			return emit(cmd.OutOrStdout(), asJSON, res, func(w io.Writer) {
 				fmt.Fprintf(w, "file            %d MiB (random), all files under %s; %d chunks in flight, %d CPUs\n", sizeMiB, work, res.Parallel, runtime.GOMAXPROCS(0))
-				fmt.Fprintf(w, "cp              %8.1f MiB/s\n", res.CpMiBs)
-				fmt.Fprintf(w, "encrypt+upload  %8.1f MiB/s  (%.0f%% of cp; encrypt+hash %.1f MiB/s, HTTP upload %.1f MiB/s)\n",
-					res.UploadMiBs, 100*res.UploadRatio, res.EncryptMiBs, res.PutMiBs)
-				fmt.Fprintf(w, "fetch+decrypt   %8.1f MiB/s  (%.0f%% of cp)\n", res.DownloadMiBs, 100*res.DownloadRatio)
+				fmt.Fprintf(w, "cp              %8.1f MiB/s  (CPU %.2f ns/byte)\n", res.CpMiBs, res.CpCPUNsB)
+				fmt.Fprintf(w, "encrypt+upload  %8.1f MiB/s  (%.0f%% of cp; encrypt+hash %.1f MiB/s, HTTP upload %.1f MiB/s; CPU %.2f ns/byte)\n",
+					res.UploadMiBs, 100*res.UploadRatio, res.EncryptMiBs, res.PutMiBs, res.UploadCPUNsB)
+				fmt.Fprintf(w, "fetch+decrypt   %8.1f MiB/s  (%.0f%% of cp; CPU %.2f ns/byte)\n", res.DownloadMiBs, 100*res.DownloadRatio, res.DownloadCPUNsB)
 				if res.UploadPeakRSS > 0 {
 					fmt.Fprintf(w, "peak RSS        upload %.1f MiB, download %.1f MiB (client and store in one process)\n",
 						float64(res.UploadPeakRSS)/(1<<20), float64(res.DownloadPeakRSS)/(1<<20))
@@ -1283,10 +1290,14 @@ func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDa
 	}
 	mib := float64(sizeMiB)
 	t0 := time.Now()
-	if b, err := exec.CommandContext(ctx, "cp", src, filepath.Join(work, "copy.bin")).CombinedOutput(); err != nil {
+	cp := exec.CommandContext(ctx, "cp", src, filepath.Join(work, "copy.bin"))
+	if b, err := cp.CombinedOutput(); err != nil {
 		return out, fmt.Errorf("cp: %v: %s", err, b)
 	}
 	out.CpMiBs = mib / time.Since(t0).Seconds()
+	if ru, ok := cp.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		out.CpCPUNsB = float64(ru.Utime.Nano()+ru.Stime.Nano()) / float64(int64(sizeMiB)<<20)
+	}
 	os.Remove(filepath.Join(work, "copy.bin"))
 
 	store, err := blob.Open(filepath.Join(work, "store"))
@@ -1305,6 +1316,8 @@ func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDa
 
 	// Peak RSS of each direction, where Linux lets the peak be reset.
 	perPhase := benchResetHWM() == nil
+	nb := float64(int64(sizeMiB) << 20)
+	c0 := benchCPUTime()
 	t0 = time.Now()
 	ctPath := filepath.Join(work, "ct.age")
 	key, l, err := encryptToFile(src, ctPath)
@@ -1316,6 +1329,7 @@ func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDa
 		return out, err
 	}
 	t2 := time.Now()
+	out.UploadCPUNsB = float64(benchCPUTime()-c0) / nb
 	if hwm, err := benchVmHWM(); err == nil && perPhase {
 		out.UploadPeakRSS = hwm
 		perPhase = benchResetHWM() == nil
@@ -1325,6 +1339,7 @@ func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDa
 	out.PutMiBs = mib / t2.Sub(t1).Seconds()
 	out.UploadMiBs = mib / t2.Sub(t0).Seconds()
 
+	c0 = benchCPUTime()
 	t0 = time.Now()
 	dst := filepath.Join(work, "out.bin")
 	v := &app.VersionRecord{Root: tx.DataHash(m.Root), Size: m.Size}
@@ -1332,6 +1347,7 @@ func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDa
 		return out, err
 	}
 	out.DownloadMiBs = mib / time.Since(t0).Seconds()
+	out.DownloadCPUNsB = float64(benchCPUTime()-c0) / nb
 	if hwm, err := benchVmHWM(); err == nil && perPhase {
 		out.DownloadPeakRSS = hwm
 	}
