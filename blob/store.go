@@ -87,6 +87,12 @@ var (
 	errOldLayout = errors.New("the directory has the old one-file-per-chunk layout (<index>.chunk files), which this store does not read; remove it and upload the blob again")
 )
 
+// oldLayout reports whether dir holds chunk files of the earlier layout.
+func oldLayout(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.chunk"))
+	return len(m) > 0
+}
+
 func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 // encodeRecord is the index record of a present chunk: "pvi1", the CRC-32C
@@ -222,7 +228,7 @@ func (s *Store) create(m Manifest) (*stored, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, "0.chunk")); err == nil {
+	if oldLayout(dir) {
 		return nil, fmt.Errorf("%s: %w", dir, errOldLayout)
 	}
 	b := &stored{m: m, recs: make([]record, m.Chunks)}
@@ -302,7 +308,7 @@ func (s *Store) openLocked(root merkle.Hash) (*stored, error) {
 	}
 	b := &stored{m: m, recs: make([]record, m.Chunks)}
 	if b.index, err = os.OpenFile(filepath.Join(dir, "index"), os.O_RDWR, 0); err != nil {
-		if _, serr := os.Stat(filepath.Join(dir, "0.chunk")); serr == nil {
+		if oldLayout(dir) {
 			return nil, fmt.Errorf("open blob %s in %s: %w", root, dir, errOldLayout)
 		}
 		return nil, fmt.Errorf("open blob %s: %w", root, err)

@@ -168,7 +168,7 @@ func TestStoreOldLayout(t *testing.T) {
 	os.MkdirAll(bd, 0o755)
 	mb, _ := json.Marshal(l.Manifest)
 	os.WriteFile(filepath.Join(bd, "manifest.json"), mb, 0o644)
-	os.WriteFile(filepath.Join(bd, "0.chunk"), []byte("pvc1\x00old"), 0o644)
+	os.WriteFile(filepath.Join(bd, "1.chunk"), []byte("pvc1\x00old"), 0o644)
 	s, _ := Open(dir)
 	for name, err := range map[string]error{
 		"status":   func() error { _, err := s.Status(l.Manifest.Root); return err }(),

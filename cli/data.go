@@ -1308,7 +1308,17 @@ func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDa
 	if err != nil {
 		return out, err
 	}
-	srv := &http.Server{Handler: blob.NewHandler(store)}
+	// The store's side of each direction is labelled like the client's
+	// (phase=upload, phase=download) for --cpuprofile's readers:
+	// go tool pprof -tagfocus phase=download.
+	bh := blob.NewHandler(store)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		phase := "upload"
+		if r.Method == http.MethodGet {
+			phase = "download"
+		}
+		pprof.Do(r.Context(), pprof.Labels("phase", phase), func(context.Context) { bh.ServeHTTP(w, r) })
+	})}
 	go srv.Serve(ln)
 	defer srv.Close()
 	node := "http://" + ln.Addr().String()
@@ -1320,12 +1330,19 @@ func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDa
 	c0 := benchCPUTime()
 	t0 = time.Now()
 	ctPath := filepath.Join(work, "ct.age")
-	key, l, err := encryptToFile(src, ctPath)
+	var (
+		key *age.X25519Identity
+		l   *blob.Layout
+		t1  time.Time
+	)
+	pprof.Do(ctx, pprof.Labels("phase", "upload"), func(ctx context.Context) {
+		if key, l, err = encryptToFile(src, ctPath); err != nil {
+			return
+		}
+		t1 = time.Now()
+		err = e.uploadFile(ctx, l, ctPath)
+	})
 	if err != nil {
-		return out, err
-	}
-	t1 := time.Now()
-	if err := e.uploadFile(ctx, l, ctPath); err != nil {
 		return out, err
 	}
 	t2 := time.Now()
@@ -1343,7 +1360,10 @@ func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDa
 	t0 = time.Now()
 	dst := filepath.Join(work, "out.bin")
 	v := &app.VersionRecord{Root: tx.DataHash(m.Root), Size: m.Size}
-	if _, err := fetchDecryptWith(ctx, e.bc, []string{node}, v, key, dst); err != nil {
+	pprof.Do(ctx, pprof.Labels("phase", "download"), func(ctx context.Context) {
+		_, err = fetchDecryptWith(ctx, e.bc, []string{node}, v, key, dst)
+	})
+	if err != nil {
 		return out, err
 	}
 	out.DownloadMiBs = mib / time.Since(t0).Seconds()
