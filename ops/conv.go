@@ -270,26 +270,43 @@ func convRun(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 	for g := range packed {
 		packed[g] = kernels.PackA(mg, k, w[g*mg*k:(g+1)*mg*k], k)
 	}
-	parallel(ctx, p.n*p.g*blocks, func(task int) {
+	// With fewer pixel blocks than workers can share (rec's late layers
+	// have a single block of 240 pixels), the output channels are split
+	// too, in groups of six rows for the GEMM tile. Every element is still
+	// computed whole by one tile, in the canonical order.
+	tasks, rows := p.n*p.g*blocks, mg
+	if th := threads(ctx); th > 1 && tasks < 4*th && mg >= 12 {
+		groups := min((4*th+tasks-1)/tasks, mg/6)
+		rows = ((mg+groups-1)/groups + 5) / 6 * 6
+	}
+	rgs := (mg + rows - 1) / rows
+	parallel(ctx, tasks*rgs, func(task int) {
+		rg := task % rgs
+		task /= rgs
 		blk := task % blocks
 		g := (task / blocks) % p.g
 		n := task / blocks / p.g
 		j0 := blk * colBlock
 		bw := min(colBlock, P-j0)
+		r0, r1 := rg*rows, min(mg, (rg+1)*rows)
+		pa := packed[g]
+		if rgs > 1 {
+			pa = pa.Rows(r0, r1)
+		}
 		var bg []float32
 		if bias != nil {
-			bg = bias[g*mg : (g+1)*mg]
+			bg = bias[g*mg+r0 : g*mg+r1]
 		}
-		og := out[(n*p.m+g*mg)*P+j0:]
+		og := out[(n*p.m+g*mg+r0)*P+j0:]
 		xg := x[(n*p.c+g*cg)*hw : (n*p.c+(g+1)*cg)*hw]
 		if pointwise {
-			kernels.GemmPacked(packed[g], bw, xg[j0:], hw, bg, og, P)
+			kernels.GemmPacked(pa, bw, xg[j0:], hw, bg, og, P)
 			return
 		}
 		sp := getScratch(k * bw)
 		col := *sp
 		im2col(p, xg, col, j0, bw)
-		kernels.GemmPacked(packed[g], bw, col, bw, bg, og, P)
+		kernels.GemmPacked(pa, bw, col, bw, bg, og, P)
 		putScratch(sp)
 	})
 }

@@ -61,6 +61,8 @@ func TestConv(t *testing.T) {
 		{"same upper", []int{1, 2, 5, 6}, []int{2, 2, 3, 3}, false, Attrs{"auto_pad": astr("SAME_UPPER"), "strides": ints(2, 2)}},
 		{"1d", []int{1, 3, 11}, []int{2, 3, 3}, true, Attrs{"pads": ints(1, 1)}},
 		{"wide im2col", []int{1, 3, 20, 30}, []int{17, 3, 3, 3}, true, Attrs{"pads": ints(1, 1, 1, 1)}},
+		// one pixel block: workers split the 40 output channels by rows
+		{"1x1 row split", []int{1, 8, 3, 10}, []int{40, 8, 1, 1}, true, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math/bits"
 	"sync"
 )
@@ -50,6 +51,23 @@ func PackA(m, k int, a []float32, lda int) *PackedA {
 		}
 	}
 	return pa
+}
+
+// Rows returns rows [r0, r1) of pa as a PackedA of its own (sharing pa's
+// storage), so that workers can split one product by rows; r0 must be a
+// multiple of 6, and so must r1 unless it is pa's last row.
+func (pa *PackedA) Rows(r0, r1 int) *PackedA {
+	if r0 < 0 || r0 > r1 || r1 > pa.m || r0%6 != 0 || (r1%6 != 0 && r1 != pa.m) {
+		panic(fmt.Sprintf("kernels: rows [%d, %d) of a %d-row PackedA", r0, r1, pa.m))
+	}
+	v := &PackedA{m: r1 - r0, k: pa.k, lda: pa.lda}
+	if r1 > r0 {
+		v.a = pa.a[r0*pa.lda:]
+	}
+	if m6 := (r1 - r0) / 6 * 6; pa.a6 != nil && m6 > 0 {
+		v.a6 = pa.a6[r0*pa.k : (r0+m6)*pa.k]
+	}
+	return v
 }
 
 // GemmPacked is Gemm with a prepared left operand: same order, same bits.

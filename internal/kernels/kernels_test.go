@@ -169,3 +169,25 @@ func TestBinaryPathsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmPackedRowsAgree splits GemmPacked by rows (PackedA.Rows, as Conv
+// does across workers) and checks every split against the whole product.
+func TestGemmPackedRowsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, sz := range [][3]int{{16, 40, 9}, {34, 33, 20}, {12, 16, 5}, {480, 48, 7}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		bias := randSlice(r, m)
+		pa := PackA(m, k, a, k)
+		want := make([]float32, m*n)
+		gemmScalar(m, n, k, a, k, b, n, bias, want, n)
+		for _, rows := range []int{6, 12, 18, 6 * ((m + 11) / 12)} {
+			got := make([]float32, m*n)
+			for r0 := 0; r0 < m; r0 += rows {
+				r1 := min(m, r0+rows)
+				GemmPacked(pa.Rows(r0, r1), n, b, n, bias[r0:r1], got[r0*n:], n)
+			}
+			sameBits(t, fmt.Sprintf("gemm rows %v by %d", sz, rows), got, want)
+		}
+	}
+}
