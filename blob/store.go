@@ -54,14 +54,21 @@ type Store struct {
 	blobs map[merkle.Hash]*stored
 }
 
-// stored is an open blob: its files and its index, held in memory.
+// stored is an open blob: its files, and which chunks are present with
+// their CRCs. Proofs stay on the disk (a GET reads its chunk's record), so
+// an open blob costs 8 bytes of memory per chunk and two descriptors.
 type stored struct {
 	m     Manifest
 	data  *os.File
 	index *os.File
 
-	mu   sync.Mutex
-	recs []record
+	mu     sync.Mutex
+	chunks []chunkState
+}
+
+type chunkState struct {
+	present bool
+	crc     uint32
 }
 
 // record is what the index says of one chunk.
@@ -231,7 +238,7 @@ func (s *Store) create(m Manifest) (*stored, error) {
 	if oldLayout(dir) {
 		return nil, fmt.Errorf("%s: %w", dir, errOldLayout)
 	}
-	b := &stored{m: m, recs: make([]record, m.Chunks)}
+	b := &stored{m: m, chunks: make([]chunkState, m.Chunks)}
 	var err error
 	open := func(name string, size int64) *os.File {
 		if err != nil {
@@ -306,7 +313,7 @@ func (s *Store) openLocked(root merkle.Hash) (*stored, error) {
 	if m.Root != root {
 		return nil, fmt.Errorf("read manifest %s: file is for blob %s", root, m.Root)
 	}
-	b := &stored{m: m, recs: make([]record, m.Chunks)}
+	b := &stored{m: m, chunks: make([]chunkState, m.Chunks)}
 	if b.index, err = os.OpenFile(filepath.Join(dir, "index"), os.O_RDWR, 0); err != nil {
 		if oldLayout(dir) {
 			return nil, fmt.Errorf("open blob %s in %s: %w", root, dir, errOldLayout)
@@ -334,7 +341,7 @@ func (b *stored) load() error {
 		return fmt.Errorf("read index: %w", err)
 	}
 	buf := make([]byte, ChunkSize)
-	for i := range b.recs {
+	for i := range b.chunks {
 		if (i+1)*indexRecordSize > n {
 			break // a short index holds no more records
 		}
@@ -342,7 +349,7 @@ func (b *stored) load() error {
 		if err == nil && r.present {
 			d := buf[:b.m.ChunkLen(i)]
 			if _, rerr := b.data.ReadAt(d, int64(i)*ChunkSize); rerr == nil && checksum(d) == r.crc {
-				b.recs[i] = r
+				b.chunks[i] = chunkState{present: true, crc: r.crc}
 				continue
 			}
 		}
@@ -357,7 +364,7 @@ func (b *stored) load() error {
 
 // clearRecord zeroes record i on the disk. The caller holds b.mu or owns b.
 func (b *stored) clearRecord(i int) error {
-	b.recs[i] = record{}
+	b.chunks[i] = chunkState{}
 	if _, err := b.index.WriteAt(make([]byte, indexRecordSize), int64(i)*indexRecordSize); err != nil {
 		return fmt.Errorf("drop chunk %d from the index: %w", i, err)
 	}
@@ -397,7 +404,7 @@ func (s *Store) PutFramed(root merkle.Hash, i int, framed []byte) error {
 	if _, err := b.index.WriteAt(rec, int64(i)*indexRecordSize); err != nil {
 		return fmt.Errorf("store chunk %d of %s: index: %w", i, root, err)
 	}
-	b.recs[i] = record{present: true, crc: crc, proof: proof}
+	b.chunks[i] = chunkState{present: true, crc: crc}
 	return nil
 }
 
@@ -429,11 +436,45 @@ func (s *Store) framedInto(buf []byte, root merkle.Hash, i int) ([]byte, error) 
 	if i < 0 || i >= b.m.Chunks {
 		return nil, fmt.Errorf("blob %s has %d chunks, no chunk %d: %w", root, b.m.Chunks, i, ErrNotFound)
 	}
+	// The record is read under the lock, so a concurrent PutFramed of the
+	// same chunk cannot be seen half written.
 	b.mu.Lock()
-	r := b.recs[i]
+	c := b.chunks[i]
+	var rb [indexRecordSize]byte
+	var err2 error
+	if c.present {
+		_, err2 = b.index.ReadAt(rb[:], int64(i)*indexRecordSize)
+	}
 	b.mu.Unlock()
-	if !r.present {
+	if !c.present {
 		return nil, fmt.Errorf("chunk %d of %s: %w", i, root, ErrNotFound)
+	}
+	if err2 != nil {
+		return nil, fmt.Errorf("chunk %d of %s: read its index record: %w", i, root, err2)
+	}
+	f, err := b.readFramed(buf, i, c.crc, rb[:])
+	if err == nil {
+		return f, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.chunks[i] == c {
+		if cerr := b.clearRecord(i); cerr != nil {
+			return nil, fmt.Errorf("chunk %d of %s: %w: %v (and dropping it failed: %v)", i, root, ErrCorrupt, err, cerr)
+		}
+	}
+	return nil, fmt.Errorf("chunk %d of %s: %w: %v", i, root, ErrCorrupt, err)
+}
+
+// readFramed frames chunk i from its index record rec and its bytes, both
+// checked against crc, the chunk's CRC when it was stored or loaded.
+func (b *stored) readFramed(buf []byte, i int, crc uint32, rec []byte) ([]byte, error) {
+	r, err := decodeRecord(rec)
+	if err == nil && (!r.present || r.crc != crc) {
+		err = errors.New("the record changed on the disk")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("its index record: %w", err)
 	}
 	n := b.m.ChunkLen(i)
 	head := len(chunkMagic) + 1 + 32*len(r.proof)
@@ -441,23 +482,14 @@ func (s *Store) framedInto(buf []byte, root merkle.Hash, i int) ([]byte, error) 
 	if cap(f) < head+n {
 		f = make([]byte, 0, head+n)
 	}
-	f = appendFrameHead(f, r.proof)
-	f = f[:head+n]
-	_, err = b.data.ReadAt(f[head:], int64(i)*ChunkSize)
-	if err == nil && checksum(f[head:]) == r.crc {
-		return f, nil
+	f = appendFrameHead(f, r.proof)[:head+n]
+	if _, err := b.data.ReadAt(f[head:], int64(i)*ChunkSize); err != nil {
+		return nil, fmt.Errorf("read its bytes: %w", err)
 	}
-	if err == nil || errors.Is(err, io.EOF) {
-		err = fmt.Errorf("its bytes no longer match the checksum recorded when it was stored")
+	if checksum(f[head:]) != crc {
+		return nil, errors.New("its bytes no longer match the checksum recorded when it was stored")
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.recs[i].present && b.recs[i].crc == r.crc {
-		if cerr := b.clearRecord(i); cerr != nil {
-			return nil, fmt.Errorf("chunk %d of %s: %w: %v (and dropping it failed: %v)", i, root, ErrCorrupt, err, cerr)
-		}
-	}
-	return nil, fmt.Errorf("chunk %d of %s: %w: %v", i, root, ErrCorrupt, err)
+	return f, nil
 }
 
 // Status is what a node holds of a blob.
@@ -476,8 +508,8 @@ func (s *Store) Status(root merkle.Hash) (Status, error) {
 	}
 	st := Status{Manifest: b.m, Missing: []int{}}
 	b.mu.Lock()
-	for i, r := range b.recs {
-		if !r.present {
+	for i, c := range b.chunks {
+		if !c.present {
 			st.Missing = append(st.Missing, i)
 		}
 	}

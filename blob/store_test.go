@@ -157,6 +157,14 @@ func TestStoreCorruptionOnRead(t *testing.T) {
 	if d, _, err := s.Chunk(root, 1); err != nil || !bytes.Equal(d, data[ChunkSize:2*ChunkSize]) {
 		t.Fatalf("repaired chunk: %v", err)
 	}
+	// A damaged index record (its proof) is caught the same way.
+	writeAt(t, s, root, "index", 2*indexRecordSize+20, []byte{0xee})
+	if _, _, err := s.Chunk(root, 2); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read through a damaged record: %v", err)
+	}
+	if st, _ := s.Status(root); !slices.Equal(st.Missing, []int{2}) {
+		t.Fatalf("status after a damaged record %+v", st)
+	}
 }
 
 // A directory written by the old store (one file per chunk) is an error
