@@ -175,8 +175,10 @@ func (c *Circuit) Define(api frontend.API) error {
 	default:
 		x = take(&priv, nIn)
 	}
-	// weights: variables or constants
+	// weights: constants, or variables holding the offset values v − lo
+	// (see layout) from which the signed ones are linear expressions
 	ws := make([][]frontend.Variable, len(g.weights))
+	var raw []frontend.Variable
 	for i, t := range g.weights {
 		if c.vis.Weights == VisPublic {
 			vals := tensorInts(t)
@@ -186,7 +188,16 @@ func (c *Circuit) Define(api frontend.API) error {
 			}
 			continue
 		}
-		ws[i] = take(&priv, t.Len())
+		w, err := widthOf(t.DType)
+		if err != nil {
+			return err
+		}
+		off := take(&priv, t.Len())
+		raw = append(raw, off...)
+		ws[i] = make([]frontend.Variable, len(off))
+		for j, v := range off {
+			ws[i][j] = api.Add(v, w.lo)
+		}
 	}
 	if c.vis.Weights == VisCommitted {
 		// the first Commit of the circuit, over the weights only:
@@ -195,11 +206,7 @@ func (c *Circuit) Define(api frontend.API) error {
 		if !ok {
 			return fmt.Errorf("zk: weights=committed needs a builder with BSB22 commitments (Groth16)")
 		}
-		var all []frontend.Variable
-		for _, w := range ws {
-			all = append(all, w...)
-		}
-		if _, err := cm.Commit(all...); err != nil {
+		if _, err := cm.Commit(raw...); err != nil {
 			return fmt.Errorf("zk: commit to the weights: %w", err)
 		}
 	}

@@ -161,8 +161,8 @@ func TestCircuitRejectsWrongStatements(t *testing.T) {
 		"wrong weights commit": func(a *Circuit) { a.Pub[0] = 12345 },
 		"wrong input commit":   func(a *Circuit) { a.Pub[1] = 12345 },
 		"other input":          func(a *Circuit) { a.Priv[0] = x[0] ^ 1 },
-		"other weight":         func(a *Circuit) { a.Priv[len(x)+3] = int64(7) },
-		"weight out of range":  func(a *Circuit) { a.Priv[len(x)] = int64(300) },
+		"other weight":         func(a *Circuit) { a.Priv[len(x)+3] = a.Priv[len(x)+3].(int64) ^ 1 },
+		"weight out of range":  func(a *Circuit) { a.Priv[len(x)] = int64(300) }, // offset values are 0..255
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -202,7 +202,7 @@ func TestWeightRangeRejectsOutOfRange(t *testing.T) {
 	}
 	for _, v := range []int64{128, 300, -129} {
 		b := &Circuit{Pub: a.Pub, Priv: append(a.Priv[:0:0], a.Priv...)}
-		b.Priv[len(x)] = v
+		b.Priv[len(x)] = v + 128 // the private vector holds weights offset (offsetWeights)
 		if err := solve(b); err == nil {
 			t.Errorf("weight %d solved", v)
 		}

@@ -72,6 +72,26 @@ func (s *Statement) Vector(vis Visibility) ([]fr.Element, error) {
 // the layers use them (per layer: W, then B).
 func (g *Graph) WeightsCommitment() (FieldBytes, error) { return commitTensors(g.weights) }
 
+// offsetWeights is the private vector's weight part: every weight value
+// v − lo of its packing width (int8 + 128, int32 + 2³¹), so non-negative
+// and small. The prover's multi-scalar multiplications skip zero windows,
+// and a signed value would be a full-size field element p − |v| for every
+// negative weight: the weights (in the Groth16 B column, G1 and G2, and in
+// the weights commitment) then cost one window each instead of all.
+func (g *Graph) offsetWeights() ([]int64, error) {
+	var out []int64
+	for _, t := range g.weights {
+		w, err := widthOf(t.DType)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range tensorInts(t) {
+			out = append(out, v-w.lo)
+		}
+	}
+	return out, nil
+}
+
 // statement evaluates the graph natively and fills the statement and the
 // full assignment.
 func (g *Graph) statement(vis Visibility, x []int64) (*Statement, *Circuit, error) {
@@ -114,9 +134,11 @@ func (g *Graph) statement(vis Visibility, x []int64) (*Statement, *Circuit, erro
 		addV(&priv, x)
 	}
 	if vis.Weights != VisPublic {
-		for _, t := range g.weights {
-			addV(&priv, tensorInts(t))
+		ws, err := g.offsetWeights()
+		if err != nil {
+			return nil, nil, err
 		}
+		addV(&priv, ws)
 	}
 	switch vis.Output {
 	case VisPublic:

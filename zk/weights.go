@@ -230,7 +230,8 @@ func committedWeightsBound(ccs constraint.ConstraintSystem) error {
 
 // weightsPoint computes the weights commitment a proof will carry: the
 // Pedersen commitment of the first commitment key over the weights (in the
-// committed wires' order, that is allocation order) and the blinding m.
+// committed wires' order, that is allocation order; the private vector
+// holds them offset, see offsetWeights) and the blinding m.
 func weightsPoint(pk *groth16bn254.ProvingKey, ccs constraint.ConstraintSystem, g *Graph, vis Visibility, m fr.Element) (G1Bytes, error) {
 	r, c, err := weightsCommitment(ccs)
 	if err != nil {
@@ -239,9 +240,9 @@ func weightsPoint(pk *groth16bn254.ProvingKey, ccs constraint.ConstraintSystem, 
 	if len(pk.CommitmentKeys) == 0 || len(pk.CommitmentKeys[0].Basis) != len(c.PrivateCommitted) {
 		return G1Bytes{}, fmt.Errorf("zk: proving key does not fit the weights commitment")
 	}
-	var ws []int64
-	for _, t := range g.weights {
-		ws = append(ws, tensorInts(t)...)
+	ws, err := g.offsetWeights()
+	if err != nil {
+		return G1Bytes{}, err
 	}
 	// weights follow the input in the private vector (see layout)
 	off := r.GetNbPublicVariables()
