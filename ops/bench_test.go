@@ -50,3 +50,10 @@ func BenchmarkMatMul(b *testing.B) {
 	in := []*tensor.Tensor{randT(r, 256, 256), randT(r, 256, 256)}
 	benchOp(b, "MatMul", in, nil, 2*256*256*256)
 }
+
+// BenchmarkConvDeep is det's 96->24 3x3 head convolution (k = 864).
+func BenchmarkConvDeep(b *testing.B) {
+	r := rng(6)
+	in := []*tensor.Tensor{randT(r, 1, 96, 160, 160), randT(r, 24, 96, 3, 3), randT(r, 24)}
+	benchOp(b, "Conv", in, Attrs{"pads": ints(1, 1, 1, 1)}, 2*24*864*160*160)
+}
