@@ -52,6 +52,10 @@ type Store struct {
 
 	mu    sync.Mutex
 	blobs map[merkle.Hash]*stored
+	// loading holds the blobs being opened from the disk, closed when
+	// done: opening reads every chunk, so it runs outside mu and other
+	// requests for the same blob wait for it.
+	loading map[merkle.Hash]chan struct{}
 }
 
 // stored is an open blob: its files, and which chunks are present with
@@ -152,7 +156,7 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
-	return &Store{dir: dir, MaxSize: MaxSize, blobs: map[merkle.Hash]*stored{}}, nil
+	return &Store{dir: dir, MaxSize: MaxSize, blobs: map[merkle.Hash]*stored{}, loading: map[merkle.Hash]chan struct{}{}}, nil
 }
 
 // Dir is the store's root directory.
@@ -202,9 +206,13 @@ func (s *Store) PutManifest(m Manifest) error {
 	if err := m.Validate(min(s.MaxSize, MaxSize)); err != nil {
 		return err
 	}
+	old, err := s.open(m.Root)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, err := s.openLocked(m.Root)
+	if b, ok := s.blobs[m.Root]; ok {
+		// Created by a concurrent PutManifest since.
+		old, err = b, nil
+	}
 	switch {
 	case err == nil && old.m == m:
 		return nil
@@ -285,19 +293,48 @@ func (s *Store) Manifest(root merkle.Hash) (Manifest, error) {
 	return b.m, nil
 }
 
+// open returns the open blob root, opening it from the disk the first
+// time (openDisk).
 func (s *Store) open(root merkle.Hash) (*stored, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.openLocked(root)
+	for {
+		if b, ok := s.blobs[root]; ok {
+			s.mu.Unlock()
+			return b, nil
+		}
+		ch, ok := s.loading[root]
+		if !ok {
+			break
+		}
+		s.mu.Unlock()
+		<-ch
+		s.mu.Lock()
+	}
+	ch := make(chan struct{})
+	s.loading[root] = ch
+	s.mu.Unlock()
+	b, err := s.openDisk(root)
+	s.mu.Lock()
+	delete(s.loading, root)
+	if cur, ok := s.blobs[root]; ok {
+		// A PutManifest created it while this read the disk: one open
+		// blob per root, so that every request sees the same index.
+		if b != nil {
+			b.close()
+		}
+		b, err = cur, nil
+	} else if err == nil {
+		s.blobs[root] = b
+	}
+	s.mu.Unlock()
+	close(ch)
+	return b, err
 }
 
-// openLocked returns the open blob root, opening it from the disk the
-// first time: its index is read and every chunk it lists as present is
-// checked against its CRC, so that a crash's leftovers are not trusted.
-func (s *Store) openLocked(root merkle.Hash) (*stored, error) {
-	if b, ok := s.blobs[root]; ok {
-		return b, nil
-	}
+// openDisk opens blob root from the disk: its index is read and every
+// chunk it lists as present is checked against its CRC, so that a crash's
+// leftovers are not trusted.
+func (s *Store) openDisk(root merkle.Hash) (*stored, error) {
 	dir := s.blobDir(root)
 	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -328,7 +365,6 @@ func (s *Store) openLocked(root merkle.Hash) (*stored, error) {
 		b.close()
 		return nil, fmt.Errorf("open blob %s: %w", root, err)
 	}
-	s.blobs[root] = b
 	return b, nil
 }
 
