@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/provena/provena/merkle"
@@ -202,5 +204,46 @@ func writeAt(t *testing.T, s *Store, root merkle.Hash, name string, off int64, b
 	defer f.Close()
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Requests racing to open the same blob from the disk all get the one
+// open blob: a chunk stored through one is seen by all.
+func TestStoreConcurrentOpen(t *testing.T) {
+	data := randBytes(4*ChunkSize, 14)
+	l, _ := BuildBytes(data)
+	root := l.Manifest.Root
+	s, _ := Open(t.TempDir())
+	putAll(t, s, l, data)
+	s.Close()
+	writeAt(t, s, root, "index", 0, make([]byte, indexRecordSize)) // chunk 0 absent
+	s2, _ := Open(s.Dir())
+	defer s2.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for k := 0; k < 16; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := s2.Status(root)
+			if err == nil && !slices.Equal(st.Missing, []int{0}) {
+				err = fmt.Errorf("missing %v", st.Missing)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _ := l.Proof(0)
+	if err := s2.PutChunk(root, 0, data[:ChunkSize], p); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s2.Status(root); !st.Complete || len(s2.blobs) != 1 {
+		t.Fatalf("status %+v, %d open blobs", st, len(s2.blobs))
 	}
 }
