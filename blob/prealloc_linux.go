@@ -34,3 +34,22 @@ func Preallocate(f *os.File, size int64) error {
 	}
 	return ferr
 }
+
+// allocRange allocates the disk blocks of [off, off+n) of f, where the
+// filesystem can, without changing its length: Preallocate for one chunk
+// at a time, so a store allocates disk only for chunks that arrive. It is
+// an optimization only; a failure shows again in the write that follows.
+func allocRange(f *os.File, off, n int64) {
+	if n <= 0 {
+		return
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	const keepSize = 1 // FALLOC_FL_KEEP_SIZE
+	rc.Control(func(fd uintptr) {
+		for errors.Is(syscall.Fallocate(int(fd), keepSize, off, n), syscall.EINTR) {
+		}
+	})
+}

@@ -234,9 +234,10 @@ func (s *Store) PutManifest(m Manifest) error {
 	return nil
 }
 
-// create makes a blob's files, data and index at their full sizes with
-// their blocks allocated (Preallocate), then the manifest, which is what
-// makes the blob exist. Files left by a create that crashed before its
+// create makes a blob's files, data and index at their full sizes but
+// sparse (a chunk's blocks are allocated when it arrives, so posting a
+// manifest costs no disk), then the manifest, which is what makes the blob
+// exist. Files left by a create that crashed before its
 // manifest are truncated: no chunk can have been stored without it.
 func (s *Store) create(m Manifest) (*stored, error) {
 	dir := s.blobDir(m.Root)
@@ -256,7 +257,7 @@ func (s *Store) create(m Manifest) (*stored, error) {
 		if f, err = os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
 			return nil
 		}
-		if err = Preallocate(f, size); err != nil {
+		if err = f.Truncate(size); err != nil {
 			f.Close()
 			return nil
 		}
@@ -431,7 +432,10 @@ func (s *Store) PutFramed(root merkle.Hash, i int, framed []byte) error {
 	if err != nil {
 		return fmt.Errorf("store chunk %d of %s: %w", i, root, err)
 	}
-	// The bytes first, then the record that says they are there.
+	// The bytes first, then the record that says they are there. Writing
+	// into allocated blocks costs ext4 markedly less CPU than filling a
+	// hole (see allocRange).
+	allocRange(b.data, int64(i)*ChunkSize, int64(len(data)))
 	if _, err := b.data.WriteAt(data, int64(i)*ChunkSize); err != nil {
 		return fmt.Errorf("store chunk %d of %s: %w", i, root, err)
 	}
