@@ -300,6 +300,7 @@ func (r *resizeOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor
 	rows := out.Len() / ow
 	parallelRange(ctx, rows, max(1, 4096/ow), func(lo, hi int) {
 		idx := make([]int, g.rank)
+		prev := -1
 		for rw := lo; rw < hi; rw++ {
 			unravel(rw*ow, g.out, idx)
 			b := 0
@@ -307,6 +308,12 @@ func (r *resizeOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor
 				b += tables[d][idx[d]] * ist[d]
 			}
 			o := out.F32[rw*ow : (rw+1)*ow]
+			if b == prev {
+				// an upsampled row repeats the one before it
+				copy(o, out.F32[(rw-1)*ow:rw*ow])
+				continue
+			}
+			prev = b
 			for j, k := range last {
 				o[j] = x[b+k]
 			}
