@@ -162,8 +162,8 @@ func Open(dir string) (*Store, error) {
 // Dir is the store's root directory.
 func (s *Store) Dir() string { return s.dir }
 
-// Close closes the files of the blobs this Store has opened. The Store
-// may be used after; it opens them again.
+// Close closes the files of the blobs this Store has opened; requests in
+// flight on them fail. The Store may be used after: it opens them again.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
