@@ -165,7 +165,7 @@ func Run(m *model.Model, inputs map[string]*tensor.Tensor, opts Options) (*Resul
 	if opts.Nodes > 0 && opts.Nodes < nn {
 		nn = opts.Nodes
 	}
-	ctx := &ops.Ctx{Threads: threads(opts.Threads)}
+	ctx := &ops.Ctx{Threads: threads(opts.Threads), Weights: weightCache(m)}
 	// lastUse[i][j] is the last node reading output j of node i; graph
 	// outputs and kept values are never freed.
 	lastUse := make([][]int, nn)
@@ -327,6 +327,7 @@ func runNode(ctx *ops.Ctx, m *model.Model, n *model.Node, i int, get func(model.
 		return nil, fmt.Errorf("node %d (%s %q): operator not implemented", i, n.OpType, n.Name)
 	}
 	in := make([]*tensor.Tensor, len(n.Inputs))
+	var konst []bool
 	for j, r := range n.InRefs {
 		if r.Kind == model.RefNone {
 			continue
@@ -334,6 +335,17 @@ func runNode(ctx *ops.Ctx, m *model.Model, n *model.Node, i int, get func(model.
 		if in[j] = get(r); in[j] == nil {
 			return nil, fmt.Errorf("node %d (%s %q): input %d (%s) not available", i, n.OpType, n.Name, j, n.Inputs[j])
 		}
+		if r.Kind == model.RefWeight && ctx.Weights != nil {
+			if konst == nil {
+				konst = make([]bool, len(n.Inputs))
+			}
+			konst[j] = true
+		}
+	}
+	if konst != nil {
+		c := *ctx
+		c.Const = konst
+		ctx = &c
 	}
 	outs, err := op.Run(ctx, in, n.Attrs)
 	if err != nil {
@@ -597,4 +609,36 @@ func releaseInputs(n *model.Node, i int, lastUse [][]int, isOutput map[model.Ref
 			}
 		}
 	}
+}
+
+// weightCaches keeps the packed weights (ops.WeightCache) of the models
+// run most recently, so that repeated runs of a model pack its Conv
+// weights once; a few models at most, so that a process that loads many
+// models does not keep each one's copy (the size of its Conv weights).
+var weightCaches struct {
+	mu     sync.Mutex
+	models []*model.Model
+	caches []*ops.WeightCache
+}
+
+const maxWeightCaches = 4
+
+func weightCache(m *model.Model) *ops.WeightCache {
+	weightCaches.mu.Lock()
+	defer weightCaches.mu.Unlock()
+	wc := &weightCaches
+	if i := slices.Index(wc.models, m); i >= 0 {
+		c := wc.caches[i]
+		// most recent last
+		wc.models = append(slices.Delete(wc.models, i, i+1), m)
+		wc.caches = append(slices.Delete(wc.caches, i, i+1), c)
+		return c
+	}
+	c := ops.NewWeightCache()
+	wc.models, wc.caches = append(wc.models, m), append(wc.caches, c)
+	if len(wc.models) > maxWeightCaches {
+		wc.models[0], wc.caches[0] = nil, nil
+		wc.models, wc.caches = wc.models[1:], wc.caches[1:]
+	}
+	return c
 }

@@ -266,10 +266,7 @@ func convRun(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 	pointwise := p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0
 	blocks := (P + colBlock - 1) / colBlock
 	// The weights are laid out for the GEMM tiles once, not once per block.
-	packed := make([]*kernels.PackedA, p.g)
-	for g := range packed {
-		packed[g] = kernels.PackA(mg, k, w[g*mg*k:(g+1)*mg*k], k)
-	}
+	packed := convPacked(ctx, w, p.g, mg, k)
 	// With fewer pixel blocks than workers can share (rec's late layers
 	// have a single block of 240 pixels), the output channels are split
 	// too, in groups of six rows for the GEMM tile. Every element is still

@@ -54,6 +54,13 @@ func (a Attrs) Names() []string {
 // reduction order because of it.
 type Ctx struct {
 	Threads int
+	// Weights, when set, keeps what operators derive from constant inputs
+	// (Conv's weights laid out for the GEMM tiles) from one run to the
+	// next. Const[j] marks input j of the node being run as such a
+	// constant: the caller guarantees that its data never changes while
+	// the cache lives. Neither changes any result's bits.
+	Weights *WeightCache
+	Const   []bool
 }
 
 // Range is a half-open range [Lo, Hi) of flat element indices of one input.
