@@ -180,9 +180,18 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 	workers := runtime.GOMAXPROCS(0)
 	inflight := 2*workers + 2
 	size := batchChunks * chunk
-	pool := sync.Pool{New: func() any {
-		return &batch{in: make([]byte, size), out: make([]byte, 0, batchChunks*streamEncChunk), done: make(chan struct{}, 1)}
-	}}
+	// A free list, not a sync.Pool: a pool is emptied at every GC, and
+	// each refill is a MiB of fresh memory to fault in (at GB/s a GC
+	// comes every few hundred MiB). At most inflight+2 batches are out.
+	free := make(chan *batch, inflight+2)
+	getBatch := func() *batch {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return &batch{in: make([]byte, size), out: make([]byte, 0, batchChunks*streamEncChunk), done: make(chan struct{}, 1)}
+		}
+	}
 	work := make(chan *batch, inflight)
 	order := make(chan *batch, inflight)
 	stop := make(chan struct{})
@@ -202,7 +211,7 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 		defer close(order)
 		defer close(work)
 		read := func() (*batch, error) {
-			b := pool.Get().(*batch)
+			b := getBatch()
 			b.in = b.in[:size]
 			n, err := io.ReadFull(src, b.in)
 			b.in = b.in[:n]
@@ -246,7 +255,10 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 			close(stop)
 			return err
 		}
-		pool.Put(b)
+		select {
+		case free <- b:
+		default:
+		}
 	}
 	wg.Wait()
 	select {
