@@ -52,7 +52,8 @@ func (t *byteTable) build(api frontend.API) error {
 		for v, m := range mult {
 			rhs[v] = api.DivUnchecked(m, api.Sub(r, v))
 		}
-		api.AssertIsEqual(sum(api, lhs), sum(api, rhs))
+		// the table side (256 terms) in B, the queries' side in C: see sumO
+		api.AssertIsEqual(sum(api, rhs), sumO(api, lhs))
 		return nil
 	}, toCommit...)
 	return nil

@@ -46,7 +46,7 @@ type Circuit struct {
 }
 
 func init() {
-	solver.RegisterHint(divHint, cmpHint, slotsHint)
+	solver.RegisterHint(divHint, cmpHint, slotsHint, sumHint)
 	// gnark logs every compile and proof through a global zerolog logger;
 	// this package reports progress through its callers instead
 	logger.Disable()
@@ -381,6 +381,53 @@ func sum(api frontend.API, terms []frontend.Variable) frontend.Variable {
 	return api.Add(terms[0], terms[1], terms[2:]...)
 }
 
+// sumChunk is below gnark's default compress threshold (300 terms).
+const sumChunk = 256
+
+// sumO sums many wires so that they end up in the C column of the R1CS
+// rather than the B column. gnark's R1CS builder replaces a linear
+// expression of 300 or more terms by a new wire with the constraint
+// expr·1 = wire, and puts the longer side of a product into B: every wire
+// of a long sum then enters the prover's B multi-scalar multiplications,
+// in G1 and in G2 (several times the G1 cost). For the MNIST MLP that was
+// the 102k lookup inverses and 12k packed products, more than half of B.
+// Here each chunk of sumChunk terms is a hinted wire c with the constraint
+// 1·c = chunk (AssertIsEqual puts its first argument in B, its second in
+// C): the same one constraint per chunk, and only c in B.
+func sumO(api frontend.API, terms []frontend.Variable) frontend.Variable {
+	for len(terms) >= sumChunk {
+		var next []frontend.Variable
+		for i := 0; i < len(terms); i += sumChunk {
+			chunk := terms[i:min(i+sumChunk, len(terms))]
+			if len(chunk) == 1 {
+				next = append(next, chunk[0])
+				continue
+			}
+			c, err := api.Compiler().NewHint(sumHint, 1, chunk...)
+			if err != nil {
+				panic(err)
+			}
+			api.AssertIsEqual(c[0], sum(api, chunk))
+			next = append(next, c[0])
+		}
+		terms = next
+	}
+	return sum(api, terms)
+}
+
+// sumHint: the sum of the inputs (mod p).
+func sumHint(field *big.Int, in, out []*big.Int) error {
+	if len(out) != 1 {
+		return fmt.Errorf("sumHint: bad arity")
+	}
+	out[0].SetUint64(0)
+	for _, v := range in {
+		out[0].Add(out[0], v)
+	}
+	out[0].Mod(out[0], field)
+	return nil
+}
+
 // slotBits is the width of one packed accumulator slot for reduction K:
 // each slot sums at most K products of two values in 0..255.
 func slotBits(K int) int {
@@ -449,7 +496,7 @@ func (b *builder) linear(l *layer, x, w, bias []frontend.Variable, fixed bool, n
 			for j, k := range ks {
 				prods[j] = api.Mul(xs[j], packed[gi][k])
 			}
-			T := sum(api, prods)
+			T := sumO(api, prods)
 			ns := min(s, l.N-gi*s)
 			slots, err := api.Compiler().NewHint(slotsHint, ns, T, sb)
 			if err != nil {

@@ -226,13 +226,16 @@ func writeAll(w io.WriterTo) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func readAll(r io.ReaderFrom, b []byte) (err error) {
+func readAll(r io.ReaderFrom, b []byte) error { return readAllWith(r.ReadFrom, b) }
+
+// readAllWith decodes b with read, which must consume all of it.
+func readAllWith(read func(io.Reader) (int64, error), b []byte) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("malformed (%v)", p)
 		}
 	}()
-	n, err := r.ReadFrom(bytes.NewReader(b))
+	n, err := read(bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
