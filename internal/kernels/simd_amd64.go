@@ -75,6 +75,9 @@ func gemmA6(m, n, k int, a []float32, lda int, a6 []float32, b []float32, ldb in
 			for ; i+4 <= m; i += 4 {
 				tile4x16(k, a[i*lda:], lda, panel, ldp, biasAt(bias, i, 4), c[i*ldc+j:], ldc)
 			}
+			for ; i+2 <= m; i += 2 {
+				tile2x16(k, a[i*lda:], lda, panel, ldp, biasAt(bias, i, 2), c[i*ldc+j:], ldc)
+			}
 			for ; i < m; i++ {
 				tile1x16(k, a[i*lda:i*lda+k], panel, ldp, biasAt(bias, i, 1)[0], c[i*ldc+j:i*ldc+j+16])
 			}
@@ -165,6 +168,33 @@ func tile4x16(k int, a []float32, lda int, panel []float32, ldp int, bias [4]flo
 	c21.StoreSlice(c[2*ldc+8:])
 	c30.StoreSlice(c[3*ldc:])
 	c31.StoreSlice(c[3*ldc+8:])
+}
+
+// tile2x16 is tile4x16 for two rows: four chains of additions in flight
+// where tile1x16 has two (rows left over after the six- and four-row
+// tiles: 32 and 128 output channels leave two).
+func tile2x16(k int, a []float32, lda int, panel []float32, ldp int, bias [4]float32, c []float32, ldc int) {
+	a0, a1 := a[:k], a[lda:lda+k]
+	c00, c10 := bc8(bias[0]), bc8(bias[1])
+	c01, c11 := c00, c10
+	panel = panel[:(k-1)*ldp+16] // bounds the unchecked loads below
+	pp := unsafe.Pointer(unsafe.SliceData(panel))
+	stride := 4 * ldp
+	for p := 0; p < k; p++ {
+		row := unsafe.Add(pp, stride*p)
+		v0 := archsimd.LoadFloat32x8((*[8]float32)(row))
+		v1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(row, 32)))
+		x := bc8(a0[p])
+		c00 = c00.Add(x.Mul(v0))
+		c01 = c01.Add(x.Mul(v1))
+		x = bc8(a1[p])
+		c10 = c10.Add(x.Mul(v0))
+		c11 = c11.Add(x.Mul(v1))
+	}
+	c00.StoreSlice(c[0:])
+	c01.StoreSlice(c[8:])
+	c10.StoreSlice(c[ldc:])
+	c11.StoreSlice(c[ldc+8:])
 }
 
 func tile1x16(k int, a []float32, panel []float32, ldp int, bias float32, c []float32) {
