@@ -124,6 +124,22 @@ func TestProveVerifyEndToEnd(t *testing.T) {
 			if err := Verify("stark", keys.VK, proof, Public{InputCommit: st.InputCommit, Output: st.Output}); err == nil {
 				t.Error("unknown system accepted")
 			}
+			// decoded keys are cached by system and bytes: the key under
+			// the other system's name still fails, and verifying again
+			// (from the cache) gives the same verdicts
+			otherSys := Groth16
+			if system == Groth16 {
+				otherSys = Plonk
+			}
+			if err := DecodeVerifyingKey(otherSys, keys.VK); err == nil {
+				t.Errorf("%s key decoded as %s", system, otherSys)
+			}
+			if err := verify(keys.VK, proof, *st); err != nil {
+				t.Errorf("honest proof rejected the second time: %v", err)
+			}
+			if _, pr, q := bad["wrong output"](); verify(keys.VK, pr, q) == nil {
+				t.Error("wrong output accepted the second time")
+			}
 		})
 	}
 }
