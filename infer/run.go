@@ -18,7 +18,9 @@
 // execution's CPU. With
 // Options.KeepOutputs every node output and its Merkle tree are kept, which
 // openings and one-step proofs need (about 1.3x the sum of all node output
-// sizes).
+// sizes). Conv weights laid out for the GEMM tiles are kept from one run to
+// the next for the last four models run (about the size of their Conv
+// weights).
 package infer
 
 import (
