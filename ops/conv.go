@@ -378,11 +378,16 @@ func convDepthwise(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 		ch := task % p.c
 		sp := getScratch(hp * wp)
 		xp := *sp
-		clear(xp)
+		// zero only the padding: the interior is overwritten anyway
+		clear(xp[:p.pt*wp])
 		src := x[task*p.h*p.w : (task+1)*p.h*p.w]
 		for y := 0; y < p.h; y++ {
-			copy(xp[(y+p.pt)*wp+p.pl:], src[y*p.w:(y+1)*p.w])
+			row := xp[(y+p.pt)*wp : (y+p.pt+1)*wp]
+			clear(row[:p.pl])
+			copy(row[p.pl:], src[y*p.w:(y+1)*p.w])
+			clear(row[p.pl+p.w:])
 		}
+		clear(xp[(p.pt+p.h)*wp:])
 		var b float32
 		if bias != nil {
 			b = bias[ch]
