@@ -507,7 +507,8 @@ func (b *builder) linear(l *layer, x, w, bias []frontend.Variable, fixed bool, n
 				b.rc.Check(sl, sb)
 				recomposed[i] = api.Mul(sl, base(i))
 			}
-			api.AssertIsEqual(T, sum(api, recomposed))
+			// the slots (26-bit) in B, the products in C (see sumO)
+			api.AssertIsEqual(sum(api, recomposed), T)
 			for i := 0; i < ns; i++ {
 				ch := gi*s + i
 				// Σ x·w = Σ x'w' − 128·Σx' − 128·Σw' + 128²·n with x' = x+128
@@ -537,7 +538,8 @@ func (b *builder) requant(v frontend.Variable, mult, shift, lo, hi int64) fronte
 	}
 	q, r := qr[0], qr[1]
 	b.rc.Check(r, int(shift))
-	api.AssertIsEqual(t, api.Add(api.Mul(q, new(big.Int).Lsh(big.NewInt(1), uint(shift))), r))
+	// q and r in B, the long accumulator t in C (see sumO)
+	api.AssertIsEqual(api.Add(api.Mul(q, new(big.Int).Lsh(big.NewInt(1), uint(shift))), r), t)
 	// the clamp's range checks also bound q, which makes t = q·2^s + r unique
 	R := max(64-int(shift), 9)
 	m := b.minConst(q, hi, R)
