@@ -17,12 +17,14 @@ import (
 // (public) or its commitment (hashed), then the outputs concatenated
 // (public) or their commitment (hashed). Priv holds the input values (unless
 // public) and, unless weights are public, every weight value in commitment
-// order. Public weights are compiled in as constants, so the verifying key
-// binds them.
+// order, offset to be non-negative (offsetWeights). Public weights are
+// compiled in as constants, so the verifying key binds them; committed
+// weights are the operands of the circuit's first BSB22 commitment (see
+// weights.go).
 //
 // # Cost model (R1CS)
 //
-//   - linear layers, private or hashed weights: weights of s channels are
+//   - linear layers, private, hashed or committed weights: weights of s channels are
 //     packed into one field element at b = bits(K·255²) bits a slot (s =
 //     ⌊253/b⌋, 9 for K ≤ 1024), so one multiplication (x+128)·Σ(w+128)·2^(b·i)
 //     does s multiply-accumulates; per output position and channel group one
@@ -32,8 +34,11 @@ import (
 //     combinations of the inputs, free in R1CS.
 //   - requantization: one hinted division by 2^shift, two hinted
 //     comparisons for the clamp, four range checks; a few constraints each.
-//   - range checks go through std/rangecheck (log-derivative lookups over a
+//   - range checks: 8-bit values through byteTable (one constraint each),
+//     wider ones through std/rangecheck (log-derivative lookups over a
 //     committed table), about one constraint per limb.
+//   - committed weights: no constraint (a Pedersen commitment the prover
+//     computes as one multi-scalar multiplication).
 //   - hashed tensors: one width-3 Poseidon2 permutation (80 S-boxes, 240
 //     constraints) per two packed elements of 31 int8 or 7 int32 values,
 //     plus an 8- or 32-bit range check per value.
