@@ -2,9 +2,11 @@ package zk
 
 import (
 	"bytes"
+	"math/big"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254"
 	"github.com/consensys/gnark/backend/groth16"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 )
@@ -248,4 +250,34 @@ func TestWeightsCommitmentIsFixed(t *testing.T) {
 	if _, err := Compile(g, ChainVisibility, Plonk); err == nil {
 		t.Fatal("plonk with committed weights compiled")
 	}
+}
+
+// FuzzParseG1Bytes: any bytes give a point or an error, never a panic; a
+// point re-encodes to itself, and its compressed form parses to it too.
+func FuzzParseG1Bytes(f *testing.F) {
+	_, _, g1, _ := bn254.Generators()
+	var two big.Int
+	two.SetInt64(2)
+	var p bn254.G1Affine
+	p.ScalarMultiplication(&g1, &two)
+	raw, comp := p.RawBytes(), p.Bytes()
+	f.Add(raw[:])
+	f.Add(comp[:])
+	f.Add(raw[:63])
+	f.Add(make([]byte, 64))
+	f.Add(bytes.Repeat([]byte{0xff}, 64))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, err := ParseG1Bytes(b)
+		if err != nil {
+			return
+		}
+		pt, err := DecodeG1(q[:])
+		if err != nil {
+			t.Fatalf("re-encoded point rejected: %v", err)
+		}
+		c := pt.Bytes()
+		if r, err := ParseG1Bytes(c[:]); err != nil || r != q {
+			t.Fatalf("compressed form does not parse to the same point: %v", err)
+		}
+	})
 }
