@@ -204,6 +204,12 @@ and writes a proof file with the public values of the artifact's visibility.`,
 			if err != nil {
 				return fmt.Errorf("zk prove: --input %s: %w", input, err)
 			}
+			// The proving key is decoded once per artifact (a worker keeps it
+			// across jobs), so "proved in" times the proof alone.
+			progress("decode the proving key")
+			if _, err := a.Prover(); err != nil {
+				return fmt.Errorf("zk prove: %w", err)
+			}
 			progress(fmt.Sprintf("prove (%s, %d constraints)", a.System, a.CCS.GetNbConstraints()))
 			start := time.Now()
 			p, err := a.Prove(x)
