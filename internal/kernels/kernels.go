@@ -164,6 +164,36 @@ func gemmScalar(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []
 	}
 }
 
+// gemmNarrow is gemmScalar for the last few (< 8) columns: four rows at a
+// time with their sums in registers, so that four chains of additions are
+// in flight instead of one sum stored and reloaded per product (1×1
+// convolutions of one pixel in squeeze-excitation blocks are all tail).
+// Each sum is the same sequence of rounded products and additions.
+func gemmNarrow(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	i := 0
+	for ; i+4 <= m; i += 4 {
+		a0, a1, a2, a3 := a[i*lda:i*lda+k], a[(i+1)*lda:(i+1)*lda+k], a[(i+2)*lda:(i+2)*lda+k], a[(i+3)*lda:(i+3)*lda+k]
+		var i0, i1, i2, i3 float32
+		if bias != nil {
+			i0, i1, i2, i3 = bias[i], bias[i+1], bias[i+2], bias[i+3]
+		}
+		for j := 0; j < n; j++ {
+			s0, s1, s2, s3 := i0, i1, i2, i3
+			for p := 0; p < k; p++ {
+				bv := b[p*ldb+j]
+				s0 += float32(a0[p] * bv)
+				s1 += float32(a1[p] * bv)
+				s2 += float32(a2[p] * bv)
+				s3 += float32(a3[p] * bv)
+			}
+			c[i*ldc+j], c[(i+1)*ldc+j], c[(i+2)*ldc+j], c[(i+3)*ldc+j] = s0, s1, s2, s3
+		}
+	}
+	if i < m {
+		gemmScalar(m-i, n, k, a[i*lda:], lda, b, ldb, bias[min(i, len(bias)):], c[i*ldc:], ldc)
+	}
+}
+
 func dwScalar(out []float32, oh, ow int, xp []float32, wp int, w []float32, kh, kw, dh, dw int, bias float32) {
 	for y := 0; y < oh; y++ {
 		orow := out[y*ow : y*ow+ow]

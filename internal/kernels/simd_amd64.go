@@ -87,13 +87,40 @@ func gemmA6(m, n, k int, a []float32, lda int, a6 []float32, b []float32, ldb in
 		}
 	}
 	for ; j+8 <= n; j += 8 {
-		for i := 0; i < m; i++ {
+		i := 0
+		for ; i+4 <= m; i += 4 {
+			tile4x8(k, a[i*lda:], lda, b[j:], ldb, biasAt(bias, i, 4), c[i*ldc+j:], ldc)
+		}
+		for ; i < m; i++ {
 			tile1x8(k, a[i*lda:i*lda+k], b[j:], ldb, biasAt(bias, i, 1)[0], c[i*ldc+j:i*ldc+j+8])
 		}
 	}
 	if j < n {
-		gemmScalar(m, n-j, k, a, lda, b[j:], ldb, bias, c[j:], ldc)
+		gemmNarrow(m, n-j, k, a, lda, b[j:], ldb, bias, c[j:], ldc)
 	}
+}
+
+// tile4x8 is tile1x8 for four rows: four chains of additions in flight
+// instead of one (rec's 40-pixel convolutions and 120- and 360-column
+// products leave 8 columns after the 16-column panels).
+func tile4x8(k int, a []float32, lda int, b []float32, ldb int, bias [4]float32, c []float32, ldc int) {
+	a0, a1, a2, a3 := a[:k], a[lda:lda+k], a[2*lda:2*lda+k], a[3*lda:3*lda+k]
+	c0, c1, c2, c3 := bc8(bias[0]), bc8(bias[1]), bc8(bias[2]), bc8(bias[3])
+	if k > 0 {
+		b = b[:(k-1)*ldb+8] // bounds the unchecked loads below
+	}
+	bp := unsafe.Pointer(unsafe.SliceData(b))
+	for p := 0; p < k; p++ {
+		v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 4*ldb*p)))
+		c0 = c0.Add(bc8(a0[p]).Mul(v))
+		c1 = c1.Add(bc8(a1[p]).Mul(v))
+		c2 = c2.Add(bc8(a2[p]).Mul(v))
+		c3 = c3.Add(bc8(a3[p]).Mul(v))
+	}
+	c0.StoreSlice(c[0:])
+	c1.StoreSlice(c[ldc:])
+	c2.StoreSlice(c[2*ldc:])
+	c3.StoreSlice(c[3*ldc:])
 }
 
 //go:noescape
