@@ -96,7 +96,10 @@ const rowBlock = 64
 
 // gemmBatched runs out[b] = A[b] x B[b] (+ per-row bias) for nb batches in
 // row and column blocks across workers.
-func gemmBatched(ctx *Ctx, nb, m, n, k int, aAt, bAt func(b int) []float32, bias []float32, out []float32) {
+//
+// panels, when not nil, is B (the same for every batch) as kernels.PackB
+// panels, read instead of packing B's columns again in every block.
+func gemmBatched(ctx *Ctx, nb, m, n, k int, aAt, bAt func(b int) []float32, bias []float32, out []float32, panels []float32) {
 	rb, cb := (m+rowBlock-1)/rowBlock, (n+colBlock-1)/colBlock
 	parallel(ctx, nb*rb*cb, func(task int) {
 		c, r, b := task%cb, task/cb%rb, task/(cb*rb)
@@ -106,6 +109,10 @@ func gemmBatched(ctx *Ctx, nb, m, n, k int, aAt, bAt func(b int) []float32, bias
 		var bs []float32
 		if bias != nil {
 			bs = bias[i0:]
+		}
+		if panels != nil {
+			kernels.GemmPanels(mr, nc, k, A[i0*k:], k, panels[j0*k:], B[j0:], n, bs, out[b*m*n+i0*n+j0:], n)
+			return
 		}
 		kernels.Gemm(mr, nc, k, A[i0*k:], k, B[j0:], n, bs, out[b*m*n+i0*n+j0:], n)
 	})
@@ -125,10 +132,14 @@ func (matmulOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, e
 		return []*tensor.Tensor{out}, nil
 	}
 	A, B := in[0].F32, in[1].F32
+	var panels []float32
+	if len(in[1].Shape) == 2 {
+		panels = matmulPanels(ctx, B, g.k, g.n)
+	}
 	gemmBatched(ctx, nb, g.m, g.n, g.k,
 		func(b int) []float32 { ao, _ := g.batchOffsets(b); return A[ao:] },
 		func(b int) []float32 { _, bo := g.batchOffsets(b); return B[bo:] },
-		nil, out.F32)
+		nil, out.F32, panels)
 	return []*tensor.Tensor{out}, nil
 }
 
@@ -309,7 +320,7 @@ func (gemmOp) Run(ctx *Ctx, in []*tensor.Tensor, a Attrs) ([]*tensor.Tensor, err
 	if g.transB {
 		B = transpose2(B, g.n, g.k)
 	}
-	gemmBatched(ctx, 1, g.m, g.n, g.k, func(int) []float32 { return A }, func(int) []float32 { return B }, nil, out.F32)
+	gemmBatched(ctx, 1, g.m, g.n, g.k, func(int) []float32 { return A }, func(int) []float32 { return B }, nil, out.F32, nil)
 	var C []float32
 	if presentT(in, 2) {
 		C = in[2].F32

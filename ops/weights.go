@@ -13,6 +13,7 @@ import (
 type WeightCache struct {
 	mu sync.Mutex
 	m  map[packKey][]*kernels.PackedA
+	b  map[packKey][]float32 // MatMul right operands as kernels.PackB panels
 }
 
 type packKey struct {
@@ -23,7 +24,7 @@ type packKey struct {
 
 // NewWeightCache returns an empty cache.
 func NewWeightCache() *WeightCache {
-	return &WeightCache{m: map[packKey][]*kernels.PackedA{}}
+	return &WeightCache{m: map[packKey][]*kernels.PackedA{}, b: map[packKey][]float32{}}
 }
 
 // convPacked returns w (g groups of mg x k matrices) packed per group,
@@ -53,4 +54,26 @@ func convPacked(ctx *Ctx, w []float32, g, mg, k int) []*kernels.PackedA {
 	c.m[key] = packed
 	c.mu.Unlock()
 	return packed
+}
+
+// matmulPanels returns the 2-D right operand b (k x n) as kernels.PackB
+// panels from ctx's cache when input 1 is marked constant, else nil (the
+// GEMM then packs its panels per call, as before).
+func matmulPanels(ctx *Ctx, b []float32, k, n int) []float32 {
+	if ctx == nil || ctx.Weights == nil || len(ctx.Const) < 2 || !ctx.Const[1] || len(b) == 0 {
+		return nil
+	}
+	key := packKey{data: &b[0], n: len(b), groups: -1, rows: k, cols: n}
+	c := ctx.Weights
+	c.mu.Lock()
+	panels, ok := c.b[key]
+	c.mu.Unlock()
+	if ok {
+		return panels
+	}
+	panels = kernels.PackB(k, n, b, n)
+	c.mu.Lock()
+	c.b[key] = panels
+	c.mu.Unlock()
+	return panels
 }

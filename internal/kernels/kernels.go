@@ -125,11 +125,12 @@ func DepthwiseRow(out []float32, taps [][]float32, w []float32, bias float32) {
 func Path() string { return path }
 
 var (
-	gemmImpl  = gemmScalar
-	dwImpl    = dwScalar
-	dwRowImpl = dwRowScalar
-	gemmPImpl = gemmPackedScalar
-	path      = "purego"
+	gemmImpl       = gemmScalar
+	dwImpl         = dwScalar
+	dwRowImpl      = dwRowScalar
+	gemmPImpl      = gemmPackedScalar
+	gemmPanelsImpl = gemmPanelsScalar
+	path           = "purego"
 )
 
 // SetPurego forces the portable kernels (true) or restores run-time
@@ -137,6 +138,7 @@ var (
 func SetPurego(force bool) {
 	if force {
 		gemmImpl, gemmPImpl, dwImpl, dwRowImpl, binImpl, clipImpl, expImpl, sigImpl, path = gemmScalar, gemmPackedScalar, dwScalar, dwRowScalar, binScalar, clipScalar, expScalar, sigScalar, "purego"
+		gemmPanelsImpl = gemmPanelsScalar
 		return
 	}
 	selectImpl()
@@ -162,6 +164,47 @@ func gemmScalar(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []
 			}
 		}
 	}
+}
+
+// PackB lays out the k x n matrix b (row stride ldb) as the AVX2 GEMM's
+// 16-column panels, n/16 of them, panel q at [q*16*k, (q+1)*16*k) with
+// row p's 16 values at offset p*16, for GemmPanels to reuse across calls
+// (a MatMul's constant right operand). It returns nil where the kernels
+// would not use them (the portable path, n < 16 or k == 0).
+func PackB(k, n int, b []float32, ldb int) []float32 {
+	if path != "avx2" || n < 16 || k <= 0 {
+		return nil
+	}
+	_ = b[(k-1)*ldb+n-1]
+	q := n / 16
+	panels := make([]float32, q*16*k)
+	for j := 0; j < q; j++ {
+		dst := panels[j*16*k : (j+1)*16*k]
+		for p := 0; p < k; p++ {
+			copy(dst[p*16:p*16+16], b[p*ldb+j*16:])
+		}
+	}
+	return panels
+}
+
+// GemmPanels is Gemm with b's full 16-column panels taken from panels (a
+// PackB result, sliced at the first column's panel: panels[j0*k:] for
+// columns from j0, a multiple of 16) instead of packed again; b itself is
+// still read for the columns after the last full panel. Same tiles on the
+// same values, so the same bits as Gemm; with panels nil it is Gemm.
+func GemmPanels(m, n, k int, a []float32, lda int, panels []float32, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if panels == nil {
+		gemmImpl(m, n, k, a, lda, b, ldb, bias, c, ldc)
+		return
+	}
+	gemmPanelsImpl(m, n, k, a, lda, panels, b, ldb, bias, c, ldc)
+}
+
+func gemmPanelsScalar(m, n, k int, a []float32, lda int, _ []float32, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	gemmScalar(m, n, k, a, lda, b, ldb, bias, c, ldc)
 }
 
 // gemmNarrow is gemmScalar for the last few (< 8) columns: four rows at a

@@ -72,6 +72,33 @@ func TestGemmNarrowAgrees(t *testing.T) {
 	}
 }
 
+// TestGemmPanelsAgree checks GemmPanels with PackB's panels, for column
+// ranges starting at a panel boundary, against the scalar reference.
+func TestGemmPanelsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, sz := range [][3]int{{40, 100, 12}, {7, 16, 5}, {3, 37, 9}, {13, 48, 1}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		lda, ldb, ldc := k+1, n+3, n+2
+		a, b := randSlice(r, m*lda), randSlice(r, k*ldb)
+		panels := PackB(k, n, b, ldb)
+		if Path() == "avx2" && panels == nil {
+			t.Fatalf("PackB %v: no panels on the avx2 path", sz)
+		}
+		for _, j0 := range []int{0, 16} {
+			var pj []float32
+			if panels != nil {
+				pj = panels[j0*k:]
+			}
+			for _, bias := range [][]float32{nil, randSlice(r, m)} {
+				got, want := make([]float32, m*ldc), make([]float32, m*ldc)
+				GemmPanels(m, n-j0, k, a, lda, pj, b[j0:], ldb, bias, got, ldc)
+				gemmScalar(m, n-j0, k, a, lda, b[j0:], ldb, bias, want, ldc)
+				sameBits(t, fmt.Sprintf("gemm panels %v from %d", sz, j0), got, want)
+			}
+		}
+	}
+}
+
 // TestGemmPackedPathsAgree checks GemmPacked (with the six-row blocks
 // prebuilt and without) against the scalar reference.
 func TestGemmPackedPathsAgree(t *testing.T) {

@@ -12,9 +12,11 @@ import (
 func selectImpl() {
 	if archsimd.X86.AVX2() {
 		gemmImpl, gemmPImpl, dwImpl, dwRowImpl, binImpl, clipImpl, expImpl, sigImpl, path = gemmAVX2, gemmPackedAVX2, dwAVX2, dwRowAVX2, binAVX2, clipAVX2, expAVX2, sigAVX2, "avx2"
+		gemmPanelsImpl = gemmPanelsAVX2
 		return
 	}
 	gemmImpl, gemmPImpl, dwImpl, dwRowImpl, binImpl, clipImpl, expImpl, sigImpl, path = gemmScalar, gemmPackedScalar, dwScalar, dwRowScalar, binScalar, clipScalar, expScalar, sigScalar, "purego"
+	gemmPanelsImpl = gemmPanelsScalar
 }
 
 type f8 = archsimd.Float32x8
@@ -37,6 +39,31 @@ func gemmAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []fl
 		packA6(a6, a, lda, m6, k)
 	}
 	gemmA6(m, n, k, a, lda, a6, b, ldb, bias, c, ldc)
+	if ap != nil {
+		putScratch(ap)
+	}
+}
+
+// gemmPanelsAVX2 is gemmAVX2 with b's full panels already packed: the
+// same row tiles over the same panel values, then gemmA6's tails on b.
+func gemmPanelsAVX2(m, n, k int, a []float32, lda int, panels []float32, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	if n < 16 || k == 0 {
+		gemmAVX2(m, n, k, a, lda, b, ldb, bias, c, ldc)
+		return
+	}
+	var ap *[]float32
+	var a6 []float32
+	if m >= 6 {
+		m6 := m / 6 * 6
+		ap = scratch(m6 * k)
+		a6 = *ap
+		packA6(a6, a, lda, m6, k)
+	}
+	j := 0
+	for ; j+16 <= n; j += 16 {
+		rowTiles(m, k, a, lda, a6, panels[j*k:(j+16)*k], 16, bias, c[j:], ldc)
+	}
+	gemmA6(m, n-j, k, a, lda, a6, b[j:], ldb, bias, c[j:], ldc)
 	if ap != nil {
 		putScratch(ap)
 	}
@@ -68,19 +95,7 @@ func gemmA6(m, n, k int, a []float32, lda int, a6 []float32, b []float32, ldb in
 				panel, ldp = *pp, 16
 				packPanel16(panel, b[j:], ldb, k)
 			}
-			i := 0
-			for ; i+6 <= m; i += 6 {
-				tile6x16(k, a6[i*k:(i+6)*k], panel, ldp, bias, i, c[i*ldc+j:], ldc)
-			}
-			for ; i+4 <= m; i += 4 {
-				tile4x16(k, a[i*lda:], lda, panel, ldp, biasAt(bias, i, 4), c[i*ldc+j:], ldc)
-			}
-			for ; i+2 <= m; i += 2 {
-				tile2x16(k, a[i*lda:], lda, panel, ldp, biasAt(bias, i, 2), c[i*ldc+j:], ldc)
-			}
-			for ; i < m; i++ {
-				tile1x16(k, a[i*lda:i*lda+k], panel, ldp, biasAt(bias, i, 1)[0], c[i*ldc+j:i*ldc+j+16])
-			}
+			rowTiles(m, k, a, lda, a6, panel, ldp, bias, c[j:], ldc)
 		}
 		if pack {
 			putScratch(pp)
@@ -121,6 +136,24 @@ func tile4x8(k int, a []float32, lda int, b []float32, ldb int, bias [4]float32,
 	c1.StoreSlice(c[ldc:])
 	c2.StoreSlice(c[2*ldc:])
 	c3.StoreSlice(c[3*ldc:])
+}
+
+// rowTiles runs the register tiles of all m rows over one 16-column panel
+// (row stride ldp), writing columns 0-15 of c.
+func rowTiles(m, k int, a []float32, lda int, a6 []float32, panel []float32, ldp int, bias []float32, c []float32, ldc int) {
+	i := 0
+	for ; i+6 <= m; i += 6 {
+		tile6x16(k, a6[i*k:(i+6)*k], panel, ldp, bias, i, c[i*ldc:], ldc)
+	}
+	for ; i+4 <= m; i += 4 {
+		tile4x16(k, a[i*lda:], lda, panel, ldp, biasAt(bias, i, 4), c[i*ldc:], ldc)
+	}
+	for ; i+2 <= m; i += 2 {
+		tile2x16(k, a[i*lda:], lda, panel, ldp, biasAt(bias, i, 2), c[i*ldc:], ldc)
+	}
+	for ; i < m; i++ {
+		tile1x16(k, a[i*lda:i*lda+k], panel, ldp, biasAt(bias, i, 1)[0], c[i*ldc:i*ldc+16])
+	}
 }
 
 //go:noescape
