@@ -167,27 +167,42 @@ func ctTiled(ctx *Ctx, p *convParams, x, w, bias, out []float32) {
 			}
 		}
 	}
+	// All taps in one product (rows t*M+m of wt): each block of input
+	// pixels is read once instead of once per tap, and det's one-channel
+	// upsampling gets a four-row tile instead of four one-row ones. Every
+	// element is still its own row of wt times its column, in order.
+	var bt []float32
+	if bias != nil {
+		bt = make([]float32, taps*p.m)
+		for t := 0; t < taps; t++ {
+			copy(bt[t*p.m:], bias[:p.m])
+		}
+	}
+	rows := taps * p.m
 	blocks := (hw + colBlock - 1) / colBlock
-	parallel(ctx, p.n*taps*blocks, func(task int) {
-		blk, t, n := task%blocks, task/blocks%taps, task/(blocks*taps)
-		i, j := t/p.kw, t%p.kw
+	parallel(ctx, p.n*blocks, func(task int) {
+		blk, n := task%blocks, task/blocks
 		j0 := blk * colBlock
 		bw := min(colBlock, hw-j0)
-		sp := getScratch(p.m * bw)
-		tmp := *sp
-		kernels.Gemm(p.m, bw, p.c, wt[t*p.m*p.c:], p.c, x[n*p.c*hw+j0:], hw, bias, tmp, bw)
-		// Scatter by runs of one input row, without a division per element.
-		for m := 0; m < p.m; m++ {
-			ob := (n*p.m + m) * p.oh * p.ow
-			src := tmp[m*bw : m*bw+bw]
-			for q := 0; q < bw; {
-				iy, ix := (j0+q)/p.w, (j0+q)%p.w
-				run := min(bw-q, p.w-ix)
-				dst := out[ob+(iy*p.sh+i)*p.ow+ix*p.sw+j:]
-				for r, v := range src[q : q+run] {
-					dst[r*p.sw] = v
+		sp := getScratch(rows * bw)
+		all := *sp
+		kernels.Gemm(rows, bw, p.c, wt, p.c, x[n*p.c*hw+j0:], hw, bt, all, bw)
+		for t := 0; t < taps; t++ {
+			i, j := t/p.kw, t%p.kw
+			tmp := all[t*p.m*bw:]
+			// Scatter by runs of one input row, without a division per element.
+			for m := 0; m < p.m; m++ {
+				ob := (n*p.m + m) * p.oh * p.ow
+				src := tmp[m*bw : m*bw+bw]
+				for q := 0; q < bw; {
+					iy, ix := (j0+q)/p.w, (j0+q)%p.w
+					run := min(bw-q, p.w-ix)
+					dst := out[ob+(iy*p.sh+i)*p.ow+ix*p.sw+j:]
+					for r, v := range src[q : q+run] {
+						dst[r*p.sw] = v
+					}
+					q += run
 				}
-				q += run
 			}
 		}
 		putScratch(sp)
