@@ -373,3 +373,155 @@ func (c *Client) fetchFramed(ctx context.Context, m Manifest, i int, nodes []str
 	}
 	return nil, nil, fmt.Errorf("chunk %d: every node failed: %w", i, errors.Join(errs...))
 }
+
+// OpenSessions prepares a one-pass upload of a blob of size bytes to
+// every node: ids[k], when not empty, is a session an interrupted upload
+// opened on nodes[k], resumed if the node still has it for that size;
+// otherwise a new session is opened. It returns each node's session and
+// the chunks it lacks.
+func (c *Client) OpenSessions(ctx context.Context, nodes, ids []string, size int64) ([]SessionStatus, error) {
+	if len(nodes) == 0 {
+		return nil, errors.New("upload: no nodes given")
+	}
+	out := make([]SessionStatus, len(nodes))
+	for k, n := range nodes {
+		if k < len(ids) && ids[k] != "" {
+			var st SessionStatus
+			_, err := c.do(ctx, http.MethodGet, baseURL(n)+"/sessions/"+ids[k], nil, &st)
+			var e *Error
+			switch {
+			case err == nil && st.Session == ids[k] && st.Size == size && st.Chunks == NumChunks(size):
+				out[k] = st
+				continue
+			case err == nil, errors.As(err, &e) && e.Code == "not_found":
+				// Gone (the node restarted, or dropped it) or for another
+				// size: start over on this node.
+			default:
+				return nil, fmt.Errorf("upload to %s: %w", n, err)
+			}
+		}
+		body, _ := json.Marshal(sessionRequest{Size: size})
+		var st SessionStatus
+		if _, err := c.do(ctx, http.MethodPost, baseURL(n)+"/sessions", body, &st); err != nil {
+			return nil, fmt.Errorf("upload to %s: %w", n, err)
+		}
+		if st.Session == "" || st.Size != size || st.Chunks != NumChunks(size) {
+			return nil, fmt.Errorf("upload to %s: node opened a session for %d bytes, not %d", n, st.Size, size)
+		}
+		out[k] = st
+	}
+	return out, nil
+}
+
+// UploadSessions is the one-pass upload: write writes the blob's bytes
+// (exactly the sessions' size), each chunk is hashed and sent, as it is
+// written, to every node whose session lacks it (Parallel chunks at
+// once), and at the end the manifest commits each session, whose node
+// checks the chunks against its root. It returns the manifest (also with
+// an error, once the bytes are all written, so a caller can keep it) and
+// the chunks sent.
+func (c *Client) UploadSessions(ctx context.Context, nodes []string, sessions []SessionStatus, write func(io.Writer) error) (Manifest, int, error) {
+	if len(nodes) == 0 || len(sessions) != len(nodes) {
+		return Manifest{}, 0, errors.New("upload: one session per node needed")
+	}
+	size := sessions[0].Size
+	need := make([][]bool, len(nodes))
+	for k, st := range sessions {
+		if st.Size != size || st.Chunks != NumChunks(size) {
+			return Manifest{}, 0, fmt.Errorf("upload: sessions for different sizes (%d, %d)", size, st.Size)
+		}
+		need[k] = make([]bool, st.Chunks)
+		for _, i := range st.Missing {
+			if i < 0 || i >= st.Chunks {
+				return Manifest{}, 0, fmt.Errorf("upload to %s: node lists chunk %d of %d as missing", nodes[k], i, st.Chunks)
+			}
+			need[k][i] = true
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var sent atomic.Int64
+	sink := func(i int, data []byte) error {
+		if i >= len(need[0]) {
+			return fmt.Errorf("upload: more than the %d bytes announced: %w", size, ErrTooLarge)
+		}
+		for k, n := range nodes {
+			if !need[k][i] {
+				continue
+			}
+			if err := c.putSessionChunk(ctx, n, sessions[k].Session, i, data); err != nil {
+				cancel()
+				return fmt.Errorf("upload to %s: %w", n, err)
+			}
+			sent.Add(1)
+		}
+		return nil
+	}
+	b := newBuilder(nil, size, c.parallel(), sink)
+	werr := write(b)
+	l, lerr := b.Layout()
+	switch {
+	case lerr != nil:
+		// The Builder's error (a failed PUT) explains a writer's too.
+		return Manifest{}, int(sent.Load()), lerr
+	case werr != nil:
+		return Manifest{}, int(sent.Load()), werr
+	case l.Manifest.Size != size:
+		return Manifest{}, int(sent.Load()), fmt.Errorf("upload: %d bytes written, %d announced", l.Manifest.Size, size)
+	}
+	m := l.Manifest
+	mb, _ := json.Marshal(m)
+	for k, n := range nodes {
+		var st Status
+		if _, err := c.do(ctx, http.MethodPost, baseURL(n)+"/sessions/"+sessions[k].Session, mb, &st); err != nil {
+			return m, int(sent.Load()), fmt.Errorf("upload %s to %s: commit: %w", m.Root, n, err)
+		}
+		if st.Manifest != m || !st.Complete {
+			return m, int(sent.Load()), fmt.Errorf("upload %s to %s: node holds %d of %d chunks after the commit", m.Root, n, m.Chunks-len(st.Missing), m.Chunks)
+		}
+	}
+	return m, int(sent.Load()), nil
+}
+
+// putSessionChunk sends one chunk to a session. data is the Builder's
+// buffer, lent to the request: it returns only once the transport has
+// closed every body it made of it.
+func (c *Client) putSessionChunk(ctx context.Context, node, id string, i int, data []byte) error {
+	url := baseURL(node) + "/sessions/" + id + "/chunks/" + strconv.Itoa(i)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, nil)
+	if err != nil {
+		return fmt.Errorf("PUT %s: %w", url, err)
+	}
+	lb := &lentBody{data: data}
+	if len(data) > 0 {
+		req.Body = lb.body()
+		req.GetBody = func() (io.ReadCloser, error) { return lb.body(), nil }
+		req.ContentLength = int64(len(data))
+	}
+	_, err = c.send(req, nil, nil)
+	lb.wg.Wait()
+	return err
+}
+
+// lentBody makes request bodies of a buffer its owner wants back, and
+// tracks them until the transport has closed each one.
+type lentBody struct {
+	data []byte
+	wg   sync.WaitGroup
+}
+
+func (l *lentBody) body() io.ReadCloser {
+	l.wg.Add(1)
+	return &lentReader{Reader: bytes.NewReader(l.data), l: l}
+}
+
+type lentReader struct {
+	*bytes.Reader
+	l    *lentBody
+	once sync.Once
+}
+
+func (r *lentReader) Close() error {
+	r.once.Do(r.l.wg.Done)
+	return nil
+}

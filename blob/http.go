@@ -19,6 +19,13 @@ import (
 //	PUT  /v1/blobs/{root}/chunks/{index}  EncodeChunk(proof, data) -> Status of the chunk
 //	GET  /v1/blobs/{root}/chunks/{index}  -> EncodeChunk(proof, data)
 //
+// Upload sessions (session.go), for chunks sent before the root is known:
+//
+//	POST /v1/blobs/sessions                        {"size": n} -> SessionStatus
+//	GET  /v1/blobs/sessions/{id}                   -> SessionStatus
+//	PUT  /v1/blobs/sessions/{id}/chunks/{index}    the chunk's bytes -> {"stored": true}
+//	POST /v1/blobs/sessions/{id}                   manifest JSON -> Status (the blob)
+//
 // Errors are JSON {"code", "message"} like the node's API, with codes
 // bad_request, not_found, too_large, refused, conflict, bad_proof, corrupt,
 // internal.
@@ -41,6 +48,10 @@ func NewHandler(store *Store) http.Handler {
 	mux.HandleFunc("GET "+Prefix+"/{root}", h.status)
 	mux.HandleFunc("PUT "+Prefix+"/{root}/chunks/{index}", h.putChunk)
 	mux.HandleFunc("GET "+Prefix+"/{root}/chunks/{index}", h.getChunk)
+	mux.HandleFunc("POST "+Prefix+"/sessions", h.openSession)
+	mux.HandleFunc("GET "+Prefix+"/sessions/{id}", h.sessionStatus)
+	mux.HandleFunc("PUT "+Prefix+"/sessions/{id}/chunks/{index}", h.putSessionChunk)
+	mux.HandleFunc("POST "+Prefix+"/sessions/{id}", h.commitSession)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
@@ -217,6 +228,101 @@ func (h *handler) getChunk(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Write(b)
+}
+
+// sessionRequest opens an upload session.
+type sessionRequest struct {
+	Size int64 `json:"size"`
+}
+
+// decodeSessionRequest parses POST /v1/blobs/sessions's body.
+func decodeSessionRequest(b []byte) (sessionRequest, error) {
+	var q sessionRequest
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		return q, fmt.Errorf("decode session request: %w", err)
+	}
+	if dec.More() {
+		return q, errors.New("decode session request: trailing data")
+	}
+	return q, nil
+}
+
+func (h *handler) openSession(w http.ResponseWriter, r *http.Request) {
+	b, err := readBody(r, maxManifestBytes)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	q, err := decodeSessionRequest(b)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if q.Size < 0 {
+		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("negative size %d", q.Size))
+		return
+	}
+	st, err := h.s.OpenSession(q.Size)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (h *handler) sessionStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := h.s.SessionStatus(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (h *handler) putSessionChunk(w http.ResponseWriter, r *http.Request) {
+	i, ok := parseIndex(w, r)
+	if !ok {
+		return
+	}
+	fp := getFrame()
+	defer putFrame(fp)
+	b, err := readBodyInto(*fp, r, ChunkSize)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	*fp = b
+	id := r.PathValue("id")
+	if err := h.s.PutSessionChunk(id, i, b); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"session": id, "index": i, "stored": true})
+}
+
+func (h *handler) commitSession(w http.ResponseWriter, r *http.Request) {
+	b, err := readBody(r, maxManifestBytes)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	m, err := DecodeManifest(b)
+	if err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			fail(w, err)
+		} else {
+			writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
+		}
+		return
+	}
+	st, err := h.s.CommitSession(r.PathValue("id"), m)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 // readAllSized reads at most limit+1 bytes, into buf's storage when it is

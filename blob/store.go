@@ -56,6 +56,10 @@ type Store struct {
 	// done: opening reads every chunk, so it runs outside mu and other
 	// requests for the same blob wait for it.
 	loading map[merkle.Hash]chan struct{}
+	// sessions are the open upload sessions (session.go); clock orders
+	// their use, to drop the least recently used.
+	sessions map[string]*session
+	clock    uint64
 }
 
 // stored is an open blob: its files, and which chunks are present with
@@ -156,17 +160,27 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
-	return &Store{dir: dir, MaxSize: MaxSize, blobs: map[merkle.Hash]*stored{}, loading: map[merkle.Hash]chan struct{}{}}, nil
+	// Upload sessions live in memory: the chunks of those a previous
+	// process had open were never verified, and are dropped.
+	if err := os.RemoveAll(filepath.Join(dir, sessionsDir)); err != nil {
+		return nil, fmt.Errorf("open blob store: drop old upload sessions: %w", err)
+	}
+	return &Store{dir: dir, MaxSize: MaxSize, blobs: map[merkle.Hash]*stored{}, loading: map[merkle.Hash]chan struct{}{}, sessions: map[string]*session{}}, nil
 }
 
 // Dir is the store's root directory.
 func (s *Store) Dir() string { return s.dir }
 
-// Close closes the files of the blobs this Store has opened; requests in
-// flight on them fail. The Store may be used after: it opens them again.
+// Close closes the files of the blobs this Store has opened and drops its
+// upload sessions; requests in flight on them fail. The Store may be used
+// after: it opens the blobs again.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for id, ss := range s.sessions {
+		delete(s.sessions, id)
+		ss.drop()
+	}
 	var errs []error
 	for root, b := range s.blobs {
 		errs = append(errs, b.data.Close(), b.index.Close())

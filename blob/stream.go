@@ -26,6 +26,12 @@ type Builder struct {
 	wg     sync.WaitGroup
 	err    error
 	done   bool
+
+	// sink, when set, gets each chunk after its leaf hash, on the worker
+	// (an upload session's PUT); its first error stops the Builder.
+	sink    func(i int, data []byte) error
+	sinkMu  sync.Mutex
+	sinkErr error
 }
 
 type builderChunk struct {
@@ -36,10 +42,15 @@ type builderChunk struct {
 // NewBuilder returns a Builder writing to dst a blob of at most maxSize
 // bytes (at most MaxSize).
 func NewBuilder(dst io.Writer, maxSize int64) *Builder {
+	return newBuilder(dst, maxSize, runtime.GOMAXPROCS(0), nil)
+}
+
+// newBuilder is NewBuilder with workers goroutines, each handing its
+// hashed chunks to sink when it is set. dst may be nil.
+func newBuilder(dst io.Writer, maxSize int64, workers int, sink func(int, []byte) error) *Builder {
 	maxSize = min(maxSize, MaxSize)
-	workers := runtime.GOMAXPROCS(0)
 	b := &Builder{
-		dst: dst, max: maxSize,
+		dst: dst, max: maxSize, sink: sink,
 		leaves: make([]merkle.Hash, NumChunks(maxSize)),
 		free:   make(chan []byte, 2*workers),
 		work:   make(chan builderChunk, 2*workers),
@@ -55,6 +66,15 @@ func NewBuilder(dst io.Writer, maxSize int64) *Builder {
 				// Each worker writes a distinct index of the preallocated
 				// slice, so no lock is needed.
 				b.leaves[c.i] = merkle.LeafHash(c.data)
+				if b.sink != nil && b.failed() == nil {
+					if err := b.sink(c.i, c.data); err != nil {
+						b.sinkMu.Lock()
+						if b.sinkErr == nil {
+							b.sinkErr = err
+						}
+						b.sinkMu.Unlock()
+					}
+				}
 				b.free <- c.data[:0]
 			}
 		}()
@@ -90,10 +110,22 @@ func (b *Builder) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+func (b *Builder) failed() error {
+	b.sinkMu.Lock()
+	defer b.sinkMu.Unlock()
+	return b.sinkErr
+}
+
 func (b *Builder) flush() error {
-	if _, err := b.dst.Write(b.cur); err != nil {
-		b.err = fmt.Errorf("build blob: write chunk %d: %w", b.index, err)
-		return b.err
+	if err := b.failed(); err != nil {
+		b.err = err
+		return err
+	}
+	if b.dst != nil {
+		if _, err := b.dst.Write(b.cur); err != nil {
+			b.err = fmt.Errorf("build blob: write chunk %d: %w", b.index, err)
+			return b.err
+		}
 	}
 	b.work <- builderChunk{b.index, b.cur}
 	b.index++
@@ -113,6 +145,9 @@ func (b *Builder) Layout() (*Layout, error) {
 	}
 	close(b.work)
 	b.wg.Wait()
+	if b.err == nil {
+		b.err = b.failed()
+	}
 	if b.err != nil {
 		return nil, b.err
 	}

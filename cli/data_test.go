@@ -3,8 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -160,9 +163,12 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	if _, err := runCLI(addFlaky...); err == nil {
 		t.Fatal("upload through a dropped connection succeeded")
 	}
-	pending, _ := filepath.Glob(filepath.Join(home, "data", "pending", "*", "blob.age"))
+	pending, _ := filepath.Glob(filepath.Join(home, "data", "pending", "*", "upload.json"))
 	if len(pending) != 1 {
 		t.Fatalf("pending uploads: %v", pending)
+	}
+	if ct, _ := filepath.Glob(filepath.Join(home, "data", "pending", "*", "*.age*")); len(ct) != 1 || filepath.Base(ct[0]) != "key.age" {
+		t.Fatalf("pending upload keeps more than its key: %v", ct)
 	}
 	// Chunks sent in parallel with the dropped one may still be landing in
 	// the store after the client gave up: let those handlers finish before
@@ -172,9 +178,12 @@ func TestDataCLIEndToEnd(t *testing.T) {
 			t.Fatal("chunk handlers of the dropped upload still running after 10 s")
 		}
 	}
-	ctPending, _ := os.ReadFile(pending[0])
-	lp, _ := blob.BuildBytes(ctPending)
-	stFirst, err := fs0.Status(lp.Manifest.Root)
+	var state pendingUpload
+	sb, _ := os.ReadFile(pending[0])
+	if err := json.Unmarshal(sb, &state); err != nil || state.Sessions[flaky.URL] == "" || state.Manifest != nil {
+		t.Fatalf("pending state %s: %v", sb, err)
+	}
+	stFirst, err := fs0.SessionStatus(state.Sessions[flaky.URL])
 	if err != nil || len(stFirst.Missing) == 0 {
 		t.Fatalf("after the drop: %+v %v", stFirst, err)
 	}
@@ -189,11 +198,8 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	if st, err := fs0.Status(rootF); err != nil || !st.Complete {
 		t.Fatalf("resumed blob %s: %+v %v", resumed.Asset, st, err)
 	}
-	if dirs, _ := os.ReadDir(fs0.Dir()); len(dirs) != 1 {
-		t.Fatalf("the resume made a new blob: %d blobs in the store", len(dirs))
-	}
-	if resumed.Asset != lp.Manifest.Root.String() {
-		t.Fatalf("resumed asset %s, pending blob %s", resumed.Asset, lp.Manifest.Root)
+	if blobs, _ := filepath.Glob(filepath.Join(fs0.Dir(), "[0-9a-f]*")); len(blobs) != 1 {
+		t.Fatalf("the resume made %d blobs in the store", len(blobs))
 	}
 	if got := puts.Load() - putsFirst; got != int64(len(stFirst.Missing)) {
 		t.Fatalf("resume sent %d chunks, %d were missing", got, len(stFirst.Missing))
@@ -324,5 +330,106 @@ func corruptStoredChunk(t *testing.T, s *blob.Store, root merkle.Hash, i int) {
 	b[0] ^= 0xff
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An add's upload survives interruptions without keeping the ciphertext:
+// the run that fails keeps only the key and the upload's state, the next
+// sends exactly the chunks the node lacks and the blob decrypts; once the
+// blob is complete, a further run (registration failed) sends nothing. A
+// file changed since the interrupted run (same size and time) is a clear
+// error, its state removed and nothing committed.
+func TestDataUploadResume(t *testing.T) {
+	dir := t.TempDir()
+	s, err := blob.Open(filepath.Join(dir, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var puts, failAt atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && puts.Add(1) == failAt.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"code":"internal","message":"down for a moment"}`))
+			return
+		}
+		blob.NewHandler(s).ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	id, _ := vault.AccountIdentity(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)))
+	e := &dataEnv{f: &dataFlags{ledgerFlags: ledgerFlags{home: dir}}, blobs: []string{srv.URL}, id: id, bc: blob.Client{Parallel: 1}}
+	in := filepath.Join(dir, "in")
+	plain := bytes.Repeat([]byte("one pass, then resumed\n"), 60_000) // 6 chunks encrypted
+	os.WriteFile(in, plain, 0o600)
+	ctx := context.Background()
+
+	failAt.Store(3)
+	if _, _, _, err := e.encryptUploadResumable(ctx, in, io.Discard); err == nil {
+		t.Fatal("upload through a failing node succeeded")
+	}
+	pdir, _ := e.pendingDir(in)
+	files, _ := filepath.Glob(filepath.Join(pdir, "*"))
+	if len(files) != 2 || filepath.Base(files[0]) != "key.age" || filepath.Base(files[1]) != "upload.json" {
+		t.Fatalf("pending files: %v", files)
+	}
+	failAt.Store(0)
+	before := puts.Load()
+	key, m, finish, err := e.encryptUploadResumable(ctx, in, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := puts.Load() - before; got != int64(m.Chunks-2) {
+		t.Fatalf("resume sent %d chunks, want %d of %d", got, m.Chunks-2, m.Chunks)
+	}
+	out := filepath.Join(dir, "out")
+	v := &app.VersionRecord{Root: [32]byte(m.Root), Size: m.Size}
+	if _, err := fetchDecrypt(ctx, e.blobs, v, key, out); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, plain) {
+		t.Fatal("resumed upload decrypts to other bytes")
+	}
+	finish(false)
+	before = puts.Load()
+	if _, m2, finish, err := e.encryptUploadResumable(ctx, in, io.Discard); err != nil || m2 != m || puts.Load() != before {
+		t.Fatalf("run after a complete upload: %+v, %d chunks sent, %v", m2, puts.Load()-before, err)
+	} else {
+		finish(true)
+	}
+	if _, err := os.Stat(pdir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("pending dir left: %v", err)
+	}
+
+	// Changed between the runs, keeping its size and time.
+	fi, _ := os.Stat(in)
+	failAt.Store(puts.Load() + 2)
+	if _, _, _, err := e.encryptUploadResumable(ctx, in, io.Discard); err == nil {
+		t.Fatal("upload through a failing node succeeded")
+	}
+	failAt.Store(0)
+	changed := bytes.Clone(plain)
+	changed[0] = 'O'
+	os.WriteFile(in, changed, 0o600)
+	os.Chtimes(in, fi.ModTime(), fi.ModTime())
+	if _, _, _, err := e.encryptUploadResumable(ctx, in, io.Discard); !errors.Is(err, errPlainChanged) {
+		t.Fatalf("changed file: %v", err)
+	}
+	if _, err := os.Stat(pdir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("state of a changed file kept: %v", err)
+	}
+	if blobs, _ := filepath.Glob(filepath.Join(s.Dir(), "[0-9a-f]*")); len(blobs) != 1 {
+		t.Fatalf("%d blobs in the store, want 1", len(blobs))
+	}
+	// Run again, it uploads the file as it is now.
+	key, m, finish, err = e.encryptUploadResumable(ctx, in, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finish(true)
+	v = &app.VersionRecord{Root: [32]byte(m.Root), Size: m.Size}
+	if _, err := fetchDecrypt(ctx, e.blobs, v, key, out); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, changed) {
+		t.Fatal("re-upload decrypts to other bytes")
 	}
 }

@@ -75,23 +75,81 @@ func chunkNonce(n *[chacha20poly1305.NonceSize]byte, counter uint64, last bool) 
 	}
 }
 
-// encryptParallel writes to dst the age file of src for one recipient.
-func encryptParallel(dst io.Writer, src io.Reader, to age.Recipient) error {
+// Payload is an asset file's encryption fixed in advance: its age header
+// (the file key wrapped to the asset key), its payload nonce and its file
+// key. Encrypt with the same Payload and the same plaintext writes the
+// same bytes every time, so an interrupted upload can re-encrypt instead
+// of keeping the ciphertext: only Head (public: it is the file's first
+// bytes) and the asset key need to be kept. Each Payload must encrypt one
+// plaintext only; reusing it for another would reuse the keystream.
+type Payload struct {
+	head []byte
+	aead cipher.AEAD
+}
+
+// NewPayload starts a new asset file for key: age generates a fresh file
+// key and nonce and writes the header.
+func NewPayload(key *age.X25519Identity) (*Payload, error) {
+	return newPayload(key.Recipient())
+}
+
+func newPayload(to age.Recipient) (*Payload, error) {
 	var head bytes.Buffer
 	ck := &captureKey{to: to}
 	// age writes the header and the payload nonce at once; its stream
 	// writer is never used (closing it would append an empty last chunk).
 	if _, err := age.Encrypt(&head, ck); err != nil {
-		return err
+		return nil, fmt.Errorf("new payload: %w", err)
 	}
 	if ck.fileKey == nil || head.Len() < payloadNonceSz {
-		return errors.New("age did not hand over the file key")
+		return nil, errors.New("new payload: age did not hand over the file key")
 	}
 	aead, err := payloadAEAD(ck.fileKey, head.Bytes()[head.Len()-payloadNonceSz:])
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("new payload: %w", err)
 	}
-	if _, err := dst.Write(head.Bytes()); err != nil {
+	return &Payload{head: head.Bytes(), aead: aead}, nil
+}
+
+// ParsePayload restores a Payload from its Head and the asset key, which
+// unwraps the file key from the header (age checks the header's MAC).
+func ParsePayload(head []byte, key *age.X25519Identity) (*Payload, error) {
+	if len(head) > maxHeader {
+		return nil, fmt.Errorf("parse payload: header of %d bytes, limit %d", len(head), maxHeader)
+	}
+	hdr, err := age.ExtractHeader(bytes.NewReader(head))
+	if err != nil {
+		return nil, fmt.Errorf("parse payload: %w", err)
+	}
+	if len(head) != len(hdr)+payloadNonceSz || !bytes.HasPrefix(head, hdr) {
+		return nil, errors.New("parse payload: not a canonical age header followed by a 16-byte nonce")
+	}
+	fileKey, err := age.DecryptHeader(hdr, key)
+	if err != nil {
+		return nil, fmt.Errorf("parse payload: %w", err)
+	}
+	aead, err := payloadAEAD(fileKey, head[len(hdr):])
+	if err != nil {
+		return nil, fmt.Errorf("parse payload: %w", err)
+	}
+	return &Payload{head: bytes.Clone(head), aead: aead}, nil
+}
+
+// Head is the file's header and payload nonce, the first bytes Encrypt
+// writes. It holds no secret.
+func (p *Payload) Head() []byte { return bytes.Clone(p.head) }
+
+// Size is the length of the file Encrypt writes for a plaintext of plain
+// bytes: the head, the plaintext, and a 16-byte tag per 64 KiB chunk (one
+// chunk, empty, for an empty plaintext).
+func (p *Payload) Size(plain int64) int64 {
+	chunks := max(1, (plain+streamChunk-1)/streamChunk)
+	return int64(len(p.head)) + plain + chunks*chacha20poly1305.Overhead
+}
+
+// Encrypt writes the age file of src to dst.
+func (p *Payload) Encrypt(dst io.Writer, src io.Reader) error {
+	if _, err := dst.Write(p.head); err != nil {
 		return err
 	}
 	return runBatches(dst, src, streamChunk, func(out, in []byte, first uint64, last bool) ([]byte, error) {
@@ -99,11 +157,20 @@ func encryptParallel(dst io.Writer, src io.Reader, to age.Recipient) error {
 		for k := 0; k == 0 || len(in) > 0; k++ {
 			n := min(len(in), streamChunk)
 			chunkNonce(&nonce, first+uint64(k), last && n == len(in))
-			out = aead.Seal(out, nonce[:], in[:n], nil)
+			out = p.aead.Seal(out, nonce[:], in[:n], nil)
 			in = in[n:]
 		}
 		return out, nil
 	})
+}
+
+// encryptParallel writes to dst the age file of src for one recipient.
+func encryptParallel(dst io.Writer, src io.Reader, to age.Recipient) error {
+	p, err := newPayload(to)
+	if err != nil {
+		return err
+	}
+	return p.Encrypt(dst, src)
 }
 
 // decryptParallel writes to dst the plaintext of the age file src.
