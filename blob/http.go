@@ -121,11 +121,13 @@ func readBodyInto(buf []byte, r *http.Request, limit int) ([]byte, error) {
 	return b, nil
 }
 
-func (h *handler) postManifest(w http.ResponseWriter, r *http.Request) {
+// readManifest decodes the request's manifest, answering the request
+// itself when it cannot.
+func readManifest(w http.ResponseWriter, r *http.Request) (Manifest, bool) {
 	b, err := readBody(r, maxManifestBytes)
 	if err != nil {
 		fail(w, err)
-		return
+		return Manifest{}, false
 	}
 	m, err := DecodeManifest(b)
 	if err != nil {
@@ -134,6 +136,14 @@ func (h *handler) postManifest(w http.ResponseWriter, r *http.Request) {
 		} else {
 			writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
 		}
+		return Manifest{}, false
+	}
+	return m, true
+}
+
+func (h *handler) postManifest(w http.ResponseWriter, r *http.Request) {
+	m, ok := readManifest(w, r)
+	if !ok {
 		return
 	}
 	if err := h.s.PutManifest(m); err != nil {
@@ -303,18 +313,8 @@ func (h *handler) putSessionChunk(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) commitSession(w http.ResponseWriter, r *http.Request) {
-	b, err := readBody(r, maxManifestBytes)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	m, err := DecodeManifest(b)
-	if err != nil {
-		if errors.Is(err, ErrTooLarge) {
-			fail(w, err)
-		} else {
-			writeErr(w, http.StatusBadRequest, "bad_request", err.Error())
-		}
+	m, ok := readManifest(w, r)
+	if !ok {
 		return
 	}
 	st, err := h.s.CommitSession(r.PathValue("id"), m)
