@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -147,15 +148,24 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	// An interrupted add resumes: the first run loses its connection after
 	// one chunk, the second uploads the rest of the same blob and registers.
 	fs0, _ := blob.Open(filepath.Join(dir, "flaky"))
-	var puts, active atomic.Int64
-	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		active.Add(1)
-		defer active.Add(-1)
+	var puts, conns atomic.Int64
+	flaky := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && puts.Add(1) == 2 {
 			panic(http.ErrAbortHandler) // drop the connection
 		}
 		blob.NewHandler(fs0).ServeHTTP(w, r)
 	}))
+	// A connection is counted until its serving goroutine is done, handler
+	// included: once none is left, nothing of the dropped run can land.
+	flaky.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			conns.Add(-1)
+		}
+	}
+	flaky.Start()
 	defer flaky.Close()
 	in3 := filepath.Join(dir, "big.csv")
 	os.WriteFile(in3, []byte(strings.Repeat("resumable upload\n", 100_000)), 0o600) // 7 chunks encrypted
@@ -171,11 +181,13 @@ func TestDataCLIEndToEnd(t *testing.T) {
 		t.Fatalf("pending upload keeps more than its key: %v", ct)
 	}
 	// Chunks sent in parallel with the dropped one may still be landing in
-	// the store after the client gave up: let those handlers finish before
-	// counting what the resume must send.
-	for deadline := time.Now().Add(10 * time.Second); active.Load() != 0; time.Sleep(5 * time.Millisecond) {
+	// the store after the client gave up (a request the server had not
+	// started handling yet included): close the first run's connections and
+	// let their goroutines end before counting what the resume must send.
+	flaky.CloseClientConnections()
+	for deadline := time.Now().Add(10 * time.Second); conns.Load() != 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("chunk handlers of the dropped upload still running after 10 s")
+			t.Fatal("connections of the dropped upload still open after 10 s")
 		}
 	}
 	var state pendingUpload
