@@ -209,7 +209,13 @@ func handleDeliverInput(ctx *Context, sender tx.Address, m tx.Msg) error {
 		return Fail(CodeOpmlState, "job %d: delivery deadline %d has passed", j.ID, j.Deadline)
 	}
 	j.Private.SealedInput, j.Private.Delivered = OpmlHash(msg.Sealed), ctx.Height()
-	j.State, j.Deadline = OpmlJobAssigned, ctx.Height()+DefaultOpmlParams().ResultBlocks
+	window := DefaultOpmlParams().ResultBlocks
+	if j.Mode == JobModeZk {
+		// The MNIST MLP's proof takes about 3 s on two cores, the CNN's
+		// about 5: ten blocks would fail honest provers on fast chains.
+		window = DefaultOpmlParams().ZkResultBlocks
+	}
+	j.State, j.Deadline = OpmlJobAssigned, ctx.Height()+window
 	ctx.Emit("job_input", "job", u64(j.ID), "sealed", j.Private.SealedInput.String(), "deadline", i64(j.Deadline))
 	return opmlSaveJob(ctx, j)
 }

@@ -64,6 +64,7 @@ var OpmlAddress = func() tx.Address {
 // this version (DefaultOpmlParams), not genesis fields yet.
 type OpmlParams struct {
 	ResultBlocks    int64  `json:"result_blocks"`    // blocks an assigned worker has to post its result
+	ZkResultBlocks  int64  `json:"zk_result_blocks"` // the same for a zk job, counted from the input's delivery: proving takes seconds
 	ChallengeBlocks int64  `json:"challenge_blocks"` // challenge window after a result (restarts after a failed challenge)
 	MoveBlocks      int64  `json:"move_blocks"`      // deadline of each dispute move
 	PendingBlocks   int64  `json:"pending_blocks"`   // a job no worker could take is refunded after this long
@@ -77,7 +78,7 @@ type OpmlParams struct {
 // DefaultOpmlParams are the module's parameters.
 func DefaultOpmlParams() OpmlParams {
 	return OpmlParams{
-		ResultBlocks: 10, ChallengeBlocks: 20, MoveBlocks: 10, PendingBlocks: 50,
+		ResultBlocks: 10, ZkResultBlocks: 50, ChallengeBlocks: 20, MoveBlocks: 10, PendingBlocks: 50,
 		MinWorkerBond: 1000, ChallengeBond: 1000, WinnerSharePct: 50, MissSlashPct: 10, MaxAssignments: 3,
 	}
 }

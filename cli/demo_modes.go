@@ -280,7 +280,7 @@ func runDemoModes(ctx context.Context, d *demoEnv) (*demoModes, error) {
 	rec.JobIDs = append(rec.JobIDs, id)
 
 	if zkSetup == nil {
-		rec.ZkNote = "skipped: it needs the model's circuit set up beforehand (provena zk setup m.q.pvm, minutes for the MNIST MLP on 2 cores; then provena demo --zk m.zk)"
+		rec.ZkNote = "skipped: it needs the model's circuit set up beforehand (provena zk setup m.q.pvm, about a minute for the MNIST MLP on 2 cores; then provena demo --zk m.zk)"
 		if m.Nodes[0].OpType != "QQuantize" {
 			rec.ZkNote = "skipped: zk needs a quantized model and its circuit's artifact (provena model quantize, provena zk setup; then provena demo --zk m.zk); this model is float32"
 		}

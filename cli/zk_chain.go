@@ -166,16 +166,30 @@ func zkArtifactRegistration(path string) (*zkRegistration, error) {
 
 // openZkProver opens a .zk artifact as a worker's prover.
 func openZkProver(path string) (worker.Prover, error) {
-	a, err := openChainArtifact(path)
+	a, err := openProvingArtifact(path)
 	if err != nil {
 		return nil, err
 	}
 	return worker.ArtifactProver{A: a}, nil
 }
 
+// openProvingArtifact is openChainArtifact with the proving key decoded
+// now (seconds for the MNIST models), not inside the first job's result
+// window.
+func openProvingArtifact(path string) (*zk.Artifact, error) {
+	a, err := openChainArtifact(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.Prover(); err != nil {
+		return nil, fmt.Errorf("%s: proving key: %w", path, err)
+	}
+	return a, nil
+}
+
 // zkSetupFor opens a .zk artifact for model m as ModesDemo's zk setup.
 func zkSetupFor(path string, m *model.Model) (*worker.ZkSetup, error) {
-	a, err := openChainArtifact(path)
+	a, err := openProvingArtifact(path)
 	if err != nil {
 		return nil, err
 	}
