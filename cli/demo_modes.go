@@ -343,15 +343,7 @@ func demoMNIST() (*model.Model, map[string]*tensor.Tensor, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cal, err := quant.LoadSamples(f, filepath.Join(dir, "calib"))
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := quant.Calibrate(f, cal, quant.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	q, _, err := quant.Quantize(f, c, quant.Options{})
+	q, _, err := quant.QuantizeDir(f, filepath.Join(dir, "calib"), quant.Options{})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -77,16 +77,8 @@ The model may also be an ONNX file with static input shapes.`,
 			if err != nil {
 				return fmt.Errorf("load model %s: %w", args[0], err)
 			}
-			samples, err := quant.LoadSamples(m, calib)
-			if err != nil {
-				return err
-			}
 			opts := quant.Options{Threads: threads, Int8Outputs: int8Out, Progress: stderrProgress("calibrating", asJSON)}
-			cal, err := quant.Calibrate(m, samples, opts)
-			if err != nil {
-				return err
-			}
-			q, rep, err := quant.Quantize(m, cal, opts)
+			q, rep, err := quant.QuantizeDir(m, calib, opts)
 			if err != nil {
 				return err
 			}

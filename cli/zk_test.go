@@ -34,15 +34,7 @@ func TestZkSetupProveVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cal, err := quant.LoadSamples(f, filepath.Join(dir, "calib"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := quant.Calibrate(f, cal, quant.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, _, err := quant.Quantize(f, c, quant.Options{})
+	q, _, err := quant.QuantizeDir(f, filepath.Join(dir, "calib"), quant.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

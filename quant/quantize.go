@@ -65,6 +65,20 @@ type builder struct {
 	rep       *Report
 }
 
+// QuantizeDir is LoadSamples, Calibrate and Quantize: the model quantized
+// on the calibration inputs in dir.
+func QuantizeDir(m *model.Model, dir string, opts Options) (*model.Model, *Report, error) {
+	samples, err := LoadSamples(m, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	cal, err := Calibrate(m, samples, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Quantize(m, cal, opts)
+}
+
 // Quantize rewrites a validated float model into a quantized one:
 // QQuantize on every input, the integer core, QDequantize on every output.
 // Supported float nodes (as onnx.Import leaves them): Gemm (transA 0), MatMul

@@ -39,15 +39,7 @@ func quantizedFixture(t *testing.T, dir, name string) *model.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cal, err := quant.LoadSamples(f, filepath.Join(dir, "calib"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := quant.Calibrate(f, cal, quant.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, _, err := quant.Quantize(f, c, quant.Options{})
+	q, _, err := quant.QuantizeDir(f, filepath.Join(dir, "calib"), quant.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
