@@ -216,15 +216,7 @@ func TestStoreAndFetch(t *testing.T) {
 // put sends raw framed bytes for chunk i.
 func put(t *testing.T, url string, root merkle.Hash, i int, body []byte) (int, Error) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, url+Prefix+"/"+root.String()+"/chunks/"+strconv.Itoa(i), bytes.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var e Error
-	json.NewDecoder(resp.Body).Decode(&e)
-	return resp.StatusCode, e
+	return call(t, http.MethodPut, url+Prefix+"/"+root.String()+"/chunks/"+strconv.Itoa(i), body)
 }
 
 func TestBadUploadsRefused(t *testing.T) {

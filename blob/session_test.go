@@ -143,7 +143,7 @@ func TestSessionResumeAndMismatch(t *testing.T) {
 	}
 }
 
-// call sends a request to the session routes and decodes an error body.
+// call sends a request to the blob routes and decodes an error body.
 func call(t *testing.T, method, url string, body []byte) (int, Error) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
