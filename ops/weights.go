@@ -6,7 +6,7 @@ import (
 	"github.com/provena/provena/internal/kernels"
 )
 
-// WeightCache holds Conv weights packed for the GEMM tiles, so that a model
+// WeightCache holds Conv weights and MatMul constant operands packed for the GEMM tiles, so that a model
 // run many times packs them once (about 5% of PP-OCRv4 rec's time when
 // repeated every run). An entry keeps the weight data it was built from
 // alive, so its address cannot be reused by other data while cached.
@@ -41,19 +41,24 @@ func convPacked(ctx *Ctx, w []float32, g, mg, k int) []*kernels.PackedA {
 		return build()
 	}
 	// (a PackedA built on either kernel path works on both)
-	key := packKey{data: &w[0], n: len(w), groups: g, rows: mg, cols: k}
-	c := ctx.Weights
-	c.mu.Lock()
-	packed, ok := c.m[key]
-	c.mu.Unlock()
+	return cachedPack(&ctx.Weights.mu, ctx.Weights.m, packKey{data: &w[0], n: len(w), groups: g, rows: mg, cols: k}, build)
+}
+
+// cachedPack returns m[key], building and storing it on a miss. The lock
+// is not held while building: two runs may both build an entry, which is
+// the same value either way.
+func cachedPack[T any](mu *sync.Mutex, m map[packKey]T, key packKey, build func() T) T {
+	mu.Lock()
+	v, ok := m[key]
+	mu.Unlock()
 	if ok {
-		return packed
+		return v
 	}
-	packed = build()
-	c.mu.Lock()
-	c.m[key] = packed
-	c.mu.Unlock()
-	return packed
+	v = build()
+	mu.Lock()
+	m[key] = v
+	mu.Unlock()
+	return v
 }
 
 // matmulPanels returns the 2-D right operand b (k x n) as kernels.PackB
@@ -63,17 +68,6 @@ func matmulPanels(ctx *Ctx, b []float32, k, n int) []float32 {
 	if ctx == nil || ctx.Weights == nil || len(ctx.Const) < 2 || !ctx.Const[1] || len(b) == 0 {
 		return nil
 	}
-	key := packKey{data: &b[0], n: len(b), groups: -1, rows: k, cols: n}
-	c := ctx.Weights
-	c.mu.Lock()
-	panels, ok := c.b[key]
-	c.mu.Unlock()
-	if ok {
-		return panels
-	}
-	panels = kernels.PackB(k, n, b, n)
-	c.mu.Lock()
-	c.b[key] = panels
-	c.mu.Unlock()
-	return panels
+	return cachedPack(&ctx.Weights.mu, ctx.Weights.b, packKey{data: &b[0], n: len(b), groups: -1, rows: k, cols: n},
+		func() []float32 { return kernels.PackB(k, n, b, n) })
 }
