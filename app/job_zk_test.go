@@ -168,6 +168,10 @@ func TestZkJobs(t *testing.T) {
 		t.Fatalf("zk job after assignment: %s %s worker %s", j.Mode, j.State, j.Worker)
 	}
 	expectCode(t, v.send(req, tx.MsgJobDeliverInput{Job: 1, Sealed: tx.DataHash{0x5a}})[0], app.CodeOK, "")
+	// proving takes seconds: a zk job's result window is its own, longer one
+	if j = v.job(1); j.State != app.OpmlJobAssigned || j.Deadline != j.Private.Delivered+app.DefaultOpmlParams().ZkResultBlocks || app.DefaultOpmlParams().ZkResultBlocks <= app.DefaultOpmlParams().ResultBlocks {
+		t.Fatalf("zk job after delivery: %s, delivered at %d, deadline %d", j.State, j.Private.Delivered, j.Deadline)
+	}
 
 	balP, _ := v.c().Balance(apptest.Addr(prover))
 	balOwn, _ := v.c().Balance(apptest.Addr(own))
