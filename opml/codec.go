@@ -308,3 +308,42 @@ func DecodeNodeProof(b []byte) (*model.NodeProof, error) {
 	}
 	return p, nil
 }
+
+// encodeCommit is the payload of a commit move: the nodes root, then the
+// output leaves.
+func encodeCommit(nodesRoot merkle.Hash, leaves []*infer.NodeLeafProof) []byte {
+	e := &enc{}
+	e.hash(nodesRoot)
+	e.int(len(leaves))
+	for _, p := range leaves {
+		if p == nil {
+			p = &infer.NodeLeafProof{}
+		}
+		e.nodeLeaf(p)
+	}
+	return e.b
+}
+
+// decodeCommit parses encodeCommit's output.
+func decodeCommit(b []byte) (merkle.Hash, []*infer.NodeLeafProof, error) {
+	d := &dec{b: b}
+	root := d.hash()
+	n := d.count(12) // a leaf is at least its index and two counts
+	if d.err == nil && n > MaxRoots {
+		d.fail("%d output leaves, at most %d", n, MaxRoots)
+	}
+	var leaves []*infer.NodeLeafProof
+	for i := 0; i < n && d.err == nil; i++ {
+		leaves = append(leaves, d.nodeLeaf())
+	}
+	if d.err != nil {
+		return root, nil, d.err
+	}
+	if len(d.b) != 0 {
+		return root, nil, fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	if !bytes.Equal(encodeCommit(root, leaves), b) {
+		return root, nil, errors.New("not the canonical encoding")
+	}
+	return root, leaves, nil
+}

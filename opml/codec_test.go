@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/provena/provena/infer"
 	"github.com/provena/provena/merkle"
 	"github.com/provena/provena/model"
 )
@@ -50,6 +51,8 @@ func TestDecodeMove(t *testing.T) {
 		{Kind: MoveOutput, Output: 0, NodeProof: np},
 		{Kind: MoveChunk, Data: []byte{1, 2, 3, 4}},
 		{Kind: MoveElement, Offset: 63},
+		{Kind: MoveCommit, NodesRoot: [32]byte{5}, Leaves: []*infer.NodeLeafProof{{Index: 6, Roots: make([]merkle.Hash, 1), Proof: make([]merkle.Hash, 3)}}},
+		{Kind: MoveCommit, NodesRoot: [32]byte{5}},
 	}
 	for _, m := range good {
 		d, err := DecodeMove(m.Kind, m.Encode())
@@ -74,6 +77,10 @@ func TestDecodeMove(t *testing.T) {
 		{MoveOutput, []byte{0, 0, 0, 0, 1}},
 		{MoveChunk, make([]byte, model.ChunkSize+1)},
 		{MoveElement, []byte{0, 0, 1, 0}},
+		{MoveCommit, make([]byte, 31)},
+		{MoveCommit, append(make([]byte, 32), 0, 0, 0, 1)},
+		{MoveCommit, append(make([]byte, 32), 0, 0, 0, 0, 9)},
+		{MoveCommit, append(make([]byte, 32), 0, 0, 1, 0)},
 		{MoveKind(0), nil},
 		{MoveKind(99), []byte{1}},
 	}
@@ -118,6 +125,16 @@ func FuzzDecodeMove(f *testing.F) {
 	f.Add(uint8(MoveOutput), Move{Kind: MoveOutput, NodeProof: np}.Encode())
 	f.Add(uint8(MoveReveal), make([]byte, 64))
 	f.Add(uint8(MoveRoots), make([]byte, 64))
+	w, c := fx.view(f), fx.view(f)
+	if err := w.Corrupt(3, 0, 10); err != nil {
+		f.Fatal(err)
+	}
+	cl, _ := w.Claim(c.NodesRoot())
+	cm, err := w.CommitMove(cl.Outputs)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(MoveCommit), cm.Encode())
 	f.Fuzz(func(t *testing.T, kind uint8, b []byte) {
 		m, err := DecodeMove(MoveKind(kind), b)
 		if err != nil {
@@ -143,7 +160,7 @@ func FuzzGame(f *testing.F) {
 		if err := w.Corrupt(3, 0, 10); err != nil {
 			t.Fatal(err)
 		}
-		g := newGame(t, fx, w, 1)
+		g := newGame(t, w, c, 1)
 		height := int64(1)
 		for i := 0; i+2 < len(b) && g.Stage != StageOver; i += 3 {
 			by := Party(1 + b[i]%2)
@@ -171,7 +188,7 @@ func FuzzGame(f *testing.F) {
 					err = g.Apply(by, height, mv)
 				}
 			case k < 7: // a garbage payload of some kind
-				kind := MoveKind(1 + b[i+2]%6)
+				kind := MoveKind(1 + b[i+2]%7)
 				mv, derr := DecodeMove(kind, b[i:min(i+64+int(b[i+1]), len(b))])
 				if derr != nil {
 					continue

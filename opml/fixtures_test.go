@@ -54,7 +54,11 @@ func TestPPOCRRecDispute(t *testing.T) {
 		if err := w.Corrupt(node, 0, out.Len()/3); err != nil {
 			t.Fatal(err)
 		}
-		g, err := NewGame(m.ID(), w.TraceRoot(), w.NodesRoot(), w.NumNodes(), 1, 10)
+		cl, err := w.Claim(c.NodesRoot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := NewGame(cl, 1, 10)
 		if err != nil {
 			t.Fatal(err)
 		}

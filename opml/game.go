@@ -7,9 +7,17 @@
 //
 // # The game
 //
-// The worker committed nodes root R (the trace root is derived from it, the
-// model id and the job's inputs root). The challenger claims R is wrong.
+// A result carries only the value root of each graph output (the Merkle
+// root over 256-byte chunks of its canonical bytes, model.ValueRoot): the
+// worker runs the model plainly, with no trace. A challenger posts its own
+// nodes root, claiming the result is wrong.
 //
+//  0. Commit: the worker commits its nodes root R and, per graph output, the
+//     leaf proof of the node producing it, whose root for that output must
+//     be the value root the result posted. The trace root is derived from R,
+//     the model id, the job's inputs root and the counts. If R equals the
+//     challenger's root the challenger loses at once: it disputed a trace
+//     it agrees with.
 //  1. Node descent: the worker reveals the two children of the current node
 //     of the nodes tree (they must hash to it); the challenger picks the side
 //     that differs from its own trace, the left one when both do. Promoted
@@ -26,10 +34,33 @@
 //     its own trace root. If the recomputed element differs from the
 //     committed one, the worker loses; if it equals it, the challenger does.
 //
+// # Why committing the trace late is sound
+//
+// The worker commits its trace only when challenged, after it has seen the
+// challenger's root, but before any descent, and the game then holds it to
+// that commitment. That is enough: take an honest challenger and any trace
+// the worker may commit that ends in the posted outputs. If the posted
+// outputs are wrong, that trace differs from the honest one, so it has a
+// leftmost differing node; every input of that node is agreed (earlier
+// nodes, the job's inputs, the model's weights), so the node's committed
+// value is a wrong function of right inputs, and step 5 convicts it. No
+// choice of trace escapes, so choosing it late gains the worker nothing.
+// If the posted outputs are right, the honest worker commits the honest
+// trace and wins every descent, as before. An honest challenger never
+// loses by equal roots: it challenges only outputs it computed
+// differently, and a trace ending in other outputs has another root.
+//
+// What it costs: an unchallenged job is one plain run and the value roots
+// of its outputs; a challenged worker re-runs the job's input traced
+// (execution is bit-exact, so the trace ends in the very outputs it
+// posted), which is why it keeps the input until the result is final.
+//
 // Every move has a deadline in blocks; the party to move that misses it
-// loses. A move by the wrong party, in the wrong stage, after the deadline,
-// or with data that does not hash to the commitment is rejected with a
-// *MoveError and changes nothing, so the mover may retry in time.
+// loses (a worker that cannot commit a trace ending in its outputs loses at
+// the commit deadline). A move by the wrong party, in the wrong stage,
+// after the deadline, or with data that does not hash to the commitment is
+// rejected with a *MoveError and changes nothing, so the mover may retry in
+// time.
 package opml
 
 import (
@@ -66,6 +97,7 @@ func (p Party) String() string {
 type Stage uint8
 
 const (
+	StageCommit Stage = 7 // the worker owes its nodes root and the leaves of its outputs
 	StageNodes  Stage = 1 // descending the nodes tree
 	StageRoots  Stage = 2 // at node leaf: worker reveals output roots, challenger names an output
 	StageChunks Stage = 3 // descending the chosen output's chunk tree
@@ -76,6 +108,8 @@ const (
 
 func (s Stage) String() string {
 	switch s {
+	case StageCommit:
+		return "commit"
 	case StageNodes:
 		return "nodes"
 	case StageRoots:
@@ -104,10 +138,42 @@ const (
 // more outputs).
 const MaxRoots = 64
 
+// OutputClaim is one graph output of a posted result: the node output
+// producing it (from the model's registration) and the value root the
+// worker posted for it.
+type OutputClaim struct {
+	Node   int         `json:"node"`
+	Output int         `json:"output"`
+	Root   merkle.Hash `json:"root"`
+}
+
+// Claim is what the chain knows of a disputed result before the worker
+// commits a trace: the job's commitments, the posted outputs, and the
+// challenger's nodes root.
+type Claim struct {
+	ModelID    merkle.Hash
+	InputsRoot merkle.Hash
+	NumInputs  int
+	NumNodes   int
+	Outputs    []OutputClaim
+	// Against is the challenger's nodes root.
+	Against merkle.Hash
+	// Committed, when not zero, is the nodes root the worker committed in
+	// an earlier dispute of the same result: it stays bound to it, and the
+	// game starts at the descent.
+	Committed merkle.Hash
+}
+
 // Game is the state of one dispute. It is plain data, stored in state as
 // JSON; every field is set by NewGame or a move.
 type Game struct {
-	ModelID    merkle.Hash `json:"model_id"`
+	ModelID    merkle.Hash   `json:"model_id"`
+	InputsRoot merkle.Hash   `json:"inputs_root"`
+	NumInputs  int           `json:"num_inputs"`
+	Outputs    []OutputClaim `json:"outputs"`
+	Against    merkle.Hash   `json:"against"`
+	// NodesRoot and TraceRoot are the worker's commitment, set by Commit.
+	NodesRoot  merkle.Hash `json:"nodes_root"`
 	TraceRoot  merkle.Hash `json:"trace_root"`
 	NumNodes   int         `json:"num_nodes"`
 	MoveBlocks int64       `json:"move_blocks"`
@@ -158,24 +224,83 @@ func reject(kind error, format string, args ...any) error {
 	return &MoveError{Kind: kind, Reason: fmt.Sprintf(format, args...)}
 }
 
-// NewGame starts a dispute over a worker's nodes root at height; the worker
-// moves first, by height+moveBlocks.
-func NewGame(modelID, traceRoot, nodesRoot merkle.Hash, numNodes int, height, moveBlocks int64) (*Game, error) {
-	if numNodes < 1 {
-		return nil, fmt.Errorf("new dispute: %d nodes", numNodes)
+// NewGame starts a dispute over a posted result at height: the worker owes
+// its trace commitment (Commit) by height+moveBlocks. With c.Committed set
+// it starts at the descent of that commitment instead.
+func NewGame(c Claim, height, moveBlocks int64) (*Game, error) {
+	if c.NumNodes < 1 {
+		return nil, fmt.Errorf("new dispute: %d nodes", c.NumNodes)
 	}
 	if moveBlocks < 1 {
 		return nil, fmt.Errorf("new dispute: move deadline %d blocks", moveBlocks)
 	}
-	g := &Game{ModelID: modelID, TraceRoot: traceRoot, NumNodes: numNodes, MoveBlocks: moveBlocks}
-	s := newShape(numNodes)
+	if len(c.Outputs) == 0 || c.NumInputs < 0 {
+		return nil, fmt.Errorf("new dispute: %d outputs, %d inputs", len(c.Outputs), c.NumInputs)
+	}
+	for k, o := range c.Outputs {
+		if o.Node < 0 || o.Node >= c.NumNodes || o.Output < 0 || o.Output >= MaxRoots {
+			return nil, fmt.Errorf("new dispute: output %d is node %d output %d of %d nodes", k, o.Node, o.Output, c.NumNodes)
+		}
+	}
+	g := &Game{
+		ModelID: c.ModelID, InputsRoot: c.InputsRoot, NumInputs: c.NumInputs, NumNodes: c.NumNodes,
+		Outputs: append([]OutputClaim(nil), c.Outputs...), Against: c.Against, MoveBlocks: moveBlocks,
+	}
+	if c.Committed != (merkle.Hash{}) {
+		if c.Committed == c.Against {
+			return nil, errors.New("new dispute: the challenger's nodes root is the worker's committed one")
+		}
+		g.open(c.Committed)
+	} else {
+		g.Stage = StageCommit
+	}
+	g.pass(Worker, height)
+	return g, nil
+}
+
+// open binds the game to the worker's nodes root and starts the descent.
+func (g *Game) open(nodesRoot merkle.Hash) {
+	g.NodesRoot = nodesRoot
+	g.TraceRoot = infer.TraceRoot(g.ModelID, g.InputsRoot, nodesRoot, g.NumInputs, g.NumNodes)
+	s := newShape(g.NumNodes)
 	g.At = s.settle(cursor{Level: s.top(), Hash: nodesRoot})
 	g.Stage = StageNodes
 	if g.At.Level == 0 {
 		g.enterLeaf()
 	}
+}
+
+// Commit is the worker's trace commitment: its nodes root and, for each
+// claimed output in order, the leaf of the producing node, which must
+// verify against the root and carry the posted value root. A commitment
+// equal to the challenger's root ends the game for the worker.
+func (g *Game) Commit(by Party, height int64, nodesRoot merkle.Hash, leaves []*infer.NodeLeafProof) error {
+	if err := g.check(by, height, StageCommit); err != nil {
+		return err
+	}
+	if len(leaves) != len(g.Outputs) {
+		return reject(ErrProof, "commitment opens %d outputs, the result has %d", len(leaves), len(g.Outputs))
+	}
+	for k, o := range g.Outputs {
+		p := leaves[k]
+		if p == nil || p.Index != o.Node || o.Output >= len(p.Roots) || len(p.Roots) > MaxRoots {
+			return reject(ErrProof, "output %d: the leaf must open node %d with its output %d", k, o.Node, o.Output)
+		}
+		if p.Roots[o.Output] != o.Root {
+			return reject(ErrProof, "output %d: node %d's committed root %s is not the posted value root %s", k, o.Node, p.Roots[o.Output], o.Root)
+		}
+		if err := p.Verify(nodesRoot, g.NumNodes); err != nil {
+			return reject(ErrProof, "output %d: node %d's leaf does not verify against the nodes root: %v", k, o.Node, err)
+		}
+	}
+	g.Moves++
+	g.open(nodesRoot)
+	if nodesRoot == g.Against {
+		g.end(Worker, height, "the worker committed the challenger's own nodes root %s: nothing to dispute", nodesRoot)
+		return nil
+	}
 	g.pass(Worker, height)
-	return g, nil
+	return nil
 }
 
 func (g *Game) pass(to Party, height int64) {

@@ -44,11 +44,21 @@ func (f *fixture) view(t testing.TB) *View {
 	return v
 }
 
-func newGame(t testing.TB, f *fixture, worker *View, height int64) *Game {
+// newGame starts a dispute over the result posted from worker (its output
+// roots), challenged with challenger's nodes root; the worker owes its
+// commitment first.
+func newGame(t testing.TB, worker, challenger *View, height int64) *Game {
 	t.Helper()
-	g, err := NewGame(f.m.ID(), worker.TraceRoot(), worker.NodesRoot(), worker.NumNodes(), height, 5)
+	c, err := worker.Claim(challenger.NodesRoot())
 	if err != nil {
 		t.Fatal(err)
+	}
+	g, err := NewGame(c, height, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Stage != StageCommit || g.Turn != Worker {
+		t.Fatalf("new game in stage %s, turn %s", g.Stage, g.Turn)
 	}
 	return g
 }
@@ -152,7 +162,7 @@ func TestDisputes(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			g := newGame(t, f, w, 100)
+			g := newGame(t, w, c, 100)
 			play(t, g, w, c, tt.silent, 100)
 			if g.Winner != tt.winner {
 				t.Fatalf("winner %s, want %s (%s)", g.Winner, tt.winner, g.Reason)
@@ -166,7 +176,8 @@ func TestDisputes(t *testing.T) {
 }
 
 // TestRounds checks that a full dispute takes 2*(ceil(log2 nodes) +
-// ceil(log2 chunks)) + 5 moves at most.
+// ceil(log2 chunks)) + 6 moves at most (the commit, roots, output, chunk,
+// element and one step besides the descents).
 func TestRounds(t *testing.T) {
 	f := load(t)
 	for i := range f.m.Nodes {
@@ -175,10 +186,10 @@ func TestRounds(t *testing.T) {
 		if err := w.Corrupt(i, 0, out.Len()-1); err != nil {
 			t.Fatal(err)
 		}
-		g := newGame(t, f, w, 1)
+		g := newGame(t, w, c, 1)
 		play(t, g, w, c, NoParty, 1)
 		chunks := model.NumChunks(out.DType, out.Shape)
-		max := 2*(bits.Len(uint(len(f.m.Nodes)-1))+bits.Len(uint(chunks-1))) + 5
+		max := 2*(bits.Len(uint(len(f.m.Nodes)-1))+bits.Len(uint(chunks-1))) + 6
 		if g.Winner != Challenger || g.Moves > max {
 			t.Fatalf("node %d: winner %s after %d moves (bound %d)", i, g.Winner, g.Moves, max)
 		}
@@ -196,7 +207,7 @@ func TestRejectedMoves(t *testing.T) {
 	// advance plays honest moves until the game reaches stage s with the
 	// given party to move.
 	advance := func(t *testing.T, s Stage, turn Party) (*Game, int64) {
-		g := newGame(t, f, w, 10)
+		g := newGame(t, w, c, 10)
 		height := int64(10)
 		for !(g.Stage == s && g.Turn == turn) {
 			if g.Stage == StageOver {
@@ -332,7 +343,7 @@ func TestRejectedMoves(t *testing.T) {
 		})
 	}
 	t.Run("moves after the end", func(t *testing.T) {
-		g := newGame(t, f, w, 1)
+		g := newGame(t, w, c, 1)
 		play(t, g, w, c, NoParty, 1)
 		if err := g.Pick(Challenger, 100, Left); !errors.Is(err, ErrOver) {
 			t.Fatalf("got %v", err)
@@ -345,8 +356,11 @@ func TestRejectedMoves(t *testing.T) {
 
 func TestTimeoutOnlyAfterDeadline(t *testing.T) {
 	f := load(t)
-	w := f.view(t)
-	g := newGame(t, f, w, 50)
+	w, c := f.view(t), f.view(t)
+	if err := c.Corrupt(1, 0, 3); err != nil {
+		t.Fatal(err)
+	}
+	g := newGame(t, w, c, 50)
 	if g.Timeout(g.Deadline) {
 		t.Fatal("timed out at the deadline")
 	}
@@ -356,18 +370,146 @@ func TestTimeoutOnlyAfterDeadline(t *testing.T) {
 }
 
 func TestSingleNodeTrace(t *testing.T) {
-	// One node: the nodes tree is a single leaf, the game starts at the roots.
+	// One node: the nodes tree is a single leaf, the descent starts at the
+	// roots once the worker commits.
 	var root merkle.Hash
-	g, err := NewGame(root, root, root, 1, 1, 3)
+	c := Claim{NumNodes: 1, Outputs: []OutputClaim{{Node: 0, Output: 0, Root: root}}, Against: merkle.Hash{1}}
+	g, err := NewGame(c, 1, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Stage != StageRoots || g.Node != 0 || g.Turn != Worker {
+	leaf := &infer.NodeLeafProof{Index: 0, Roots: []merkle.Hash{root}}
+	nodes := merkle.LeafHash(root[:])
+	if err := g.Commit(Worker, 2, nodes, []*infer.NodeLeafProof{leaf}); err != nil {
+		t.Fatal(err)
+	}
+	if g.Stage != StageRoots || g.Node != 0 || g.Turn != Worker || g.At.Hash != nodes {
 		t.Fatalf("stage %s node %d turn %s", g.Stage, g.Node, g.Turn)
 	}
-	if _, err := NewGame(root, root, root, 0, 1, 3); err == nil {
-		t.Fatal("game over zero nodes")
+	for _, bad := range []Claim{
+		{NumNodes: 0, Outputs: c.Outputs},
+		{NumNodes: 1},
+		{NumNodes: 1, Outputs: []OutputClaim{{Node: 1}}},
+		{NumNodes: 1, Outputs: c.Outputs, Against: nodes, Committed: nodes},
+	} {
+		if _, err := NewGame(bad, 1, 3); err == nil {
+			t.Fatalf("game over %+v", bad)
+		}
 	}
+}
+
+// TestCommit covers the commit stage: a commitment whose leaves do not
+// carry the posted output roots is rejected and may be retried before the
+// deadline; a worker that never commits loses at the deadline; a
+// commitment equal to the challenger's root ends the game for the worker;
+// a trace committed in an earlier dispute binds the next one.
+func TestCommit(t *testing.T) {
+	f := load(t)
+	honest := f.view(t)
+	lying := f.view(t)
+	if err := lying.Corrupt(len(f.m.Nodes)-1, 0, 17); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("happy path", func(t *testing.T) {
+		g := newGame(t, lying, honest, 10)
+		mv, _, err := lying.Answer(g)
+		if err != nil || mv.Kind != MoveCommit {
+			t.Fatalf("answer %s: %v", mv.Kind, err)
+		}
+		dm, err := DecodeMove(mv.Kind, mv.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Apply(Worker, 11, dm); err != nil {
+			t.Fatal(err)
+		}
+		if g.Stage != StageNodes || g.Turn != Worker || g.Deadline != 16 || g.Moves != 1 {
+			t.Fatalf("after commit: stage %s turn %s deadline %d moves %d", g.Stage, g.Turn, g.Deadline, g.Moves)
+		}
+		if g.NodesRoot != lying.NodesRoot() || g.TraceRoot != lying.TraceRoot() {
+			t.Fatal("committed roots are not the worker's trace")
+		}
+		play(t, g, lying, honest, NoParty, 11)
+		if g.Winner != Challenger || g.Node != len(f.m.Nodes)-1 {
+			t.Fatalf("winner %s at node %d: %s", g.Winner, g.Node, g.Reason)
+		}
+	})
+	t.Run("leaves that do not match the posted outputs", func(t *testing.T) {
+		// The result posted the lying output; the worker tries to commit
+		// the honest trace, whose output leaf carries another root.
+		g := newGame(t, lying, honest, 10)
+		good, _, _ := lying.Answer(g)
+		wrong, _, _ := honest.Answer(g)
+		otherNode := good
+		otherNode.Leaves = []*infer.NodeLeafProof{mustLeaf(t, lying, 2)}
+		badPath := good
+		lp := *good.Leaves[0]
+		lp.Proof = append([]merkle.Hash{{7}}, lp.Proof[1:]...)
+		badPath.Leaves = []*infer.NodeLeafProof{&lp}
+		none := good
+		none.Leaves = nil
+		for name, mv := range map[string]Move{"honest trace": wrong, "another node": otherNode, "bad path": badPath, "no leaves": none} {
+			before := *g
+			err := g.Apply(Worker, 12, mv)
+			if !errors.Is(err, ErrProof) {
+				t.Fatalf("%s: got %v, want a proof rejection", name, err)
+			}
+			if g.Stage != before.Stage || g.Turn != before.Turn || g.Moves != before.Moves || g.Deadline != before.Deadline {
+				t.Fatalf("%s: a rejected commit changed the game", name)
+			}
+			t.Logf("%s: %v", name, err)
+		}
+		if err := g.Apply(Challenger, 12, good); !errors.Is(err, ErrTurn) {
+			t.Fatalf("challenger committed: %v", err)
+		}
+		if err := g.Apply(Worker, g.Deadline, good); err != nil {
+			t.Fatalf("retry before the deadline: %v", err)
+		}
+		if g.Stage != StageNodes {
+			t.Fatalf("stage %s after the retry", g.Stage)
+		}
+	})
+	t.Run("no commitment by the deadline", func(t *testing.T) {
+		g := newGame(t, lying, honest, 10)
+		mv, _, _ := lying.Answer(g)
+		if err := g.Apply(Worker, g.Deadline+1, mv); !errors.Is(err, ErrDeadline) {
+			t.Fatalf("late commit: %v", err)
+		}
+		if g.Timeout(g.Deadline) || !g.Timeout(g.Deadline+1) || g.Winner != Challenger || g.Moves != 0 {
+			t.Fatalf("winner %s: %s", g.Winner, g.Reason)
+		}
+	})
+	t.Run("commitment equal to the challenger's root", func(t *testing.T) {
+		g := newGame(t, honest, honest, 10)
+		play(t, g, honest, honest, NoParty, 10)
+		if g.Winner != Worker || g.Moves != 1 || g.NodesRoot != honest.NodesRoot() {
+			t.Fatalf("winner %s after %d moves: %s", g.Winner, g.Moves, g.Reason)
+		}
+	})
+	t.Run("committed in an earlier dispute", func(t *testing.T) {
+		c, _ := lying.Claim(honest.NodesRoot())
+		c.Committed = lying.NodesRoot()
+		g, err := NewGame(c, 30, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Stage != StageNodes || g.TraceRoot != lying.TraceRoot() {
+			t.Fatalf("stage %s", g.Stage)
+		}
+		play(t, g, lying, honest, NoParty, 30)
+		if g.Winner != Challenger {
+			t.Fatalf("winner %s: %s", g.Winner, g.Reason)
+		}
+	})
+}
+
+func mustLeaf(t *testing.T, v *View, i int) *infer.NodeLeafProof {
+	t.Helper()
+	p, err := v.ProveNodeLeaf(i)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestShape(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/provena/provena/infer"
 	"github.com/provena/provena/merkle"
 	"github.com/provena/provena/model"
 )
@@ -19,6 +20,7 @@ const (
 	MoveOutput  MoveKind = 4 // challenger: output index (4 bytes) then the node record proof
 	MoveChunk   MoveKind = 5 // worker: the chunk's bytes
 	MoveElement MoveKind = 6 // challenger: element offset in the chunk (4 bytes)
+	MoveCommit  MoveKind = 7 // worker: nodes root, then a count and the leaf proof of each graph output
 )
 
 func (k MoveKind) String() string {
@@ -35,6 +37,8 @@ func (k MoveKind) String() string {
 		return "chunk"
 	case MoveElement:
 		return "element"
+	case MoveCommit:
+		return "commit"
 	}
 	return fmt.Sprintf("move(%d)", uint8(k))
 }
@@ -50,6 +54,8 @@ type Move struct {
 	NodeProof *model.NodeProof
 	Data      []byte
 	Offset    int
+	NodesRoot merkle.Hash
+	Leaves    []*infer.NodeLeafProof
 }
 
 // Encode returns the move's payload for a dispute-move transaction.
@@ -75,6 +81,8 @@ func (m Move) Encode() []byte {
 		return append([]byte{}, m.Data...)
 	case MoveElement:
 		return binary.BigEndian.AppendUint32(nil, uint32(m.Offset))
+	case MoveCommit:
+		return encodeCommit(m.NodesRoot, m.Leaves)
 	}
 	return nil
 }
@@ -134,6 +142,12 @@ func DecodeMove(kind MoveKind, p []byte) (Move, error) {
 			return bad("offset %d out of range", v)
 		}
 		m.Offset = int(v)
+	case MoveCommit:
+		root, leaves, err := decodeCommit(p)
+		if err != nil {
+			return bad("%v", err)
+		}
+		m.NodesRoot, m.Leaves = root, leaves
 	default:
 		return Move{}, fmt.Errorf("decode move: unknown kind %d", uint8(kind))
 	}
@@ -155,6 +169,8 @@ func (g *Game) Apply(by Party, height int64, m Move) error {
 		return g.RevealChunk(by, height, m.Data)
 	case MoveElement:
 		return g.PickElement(by, height, m.Offset)
+	case MoveCommit:
+		return g.Commit(by, height, m.NodesRoot, m.Leaves)
 	}
 	return reject(ErrStage, "unknown move kind %d", uint8(m.Kind))
 }

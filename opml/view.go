@@ -104,21 +104,74 @@ func (v *View) Corrupt(i, out, flat int) error {
 	if i < 0 || i >= len(v.roots) || out < 0 || out >= len(v.roots[i]) {
 		return fmt.Errorf("opml view: corrupt node %d output %d: out of range", i, out)
 	}
-	t := v.value(i, out)
-	if flat < 0 || flat >= t.Len() {
-		return fmt.Errorf("opml view: corrupt node %d output %d element %d: out of range", i, out, flat)
-	}
-	raw := t.CanonicalBytes()
-	es := t.DType.Size()
-	raw[flat*es] ^= 1 // canonical bytes are little-endian: the lowest bit
-	c, err := tensor.FromCanonical(t.DType, t.Shape, raw)
+	c, err := FlipLowBit(v.value(i, out), flat)
 	if err != nil {
-		return fmt.Errorf("opml view: corrupt: %w", err)
+		return fmt.Errorf("opml view: corrupt node %d output %d: %w", i, out, err)
 	}
 	v.override[[2]int{i, out}] = c
 	v.roots[i][out] = model.ValueRoot(c, 1)
 	v.rehash()
 	return nil
+}
+
+// FlipLowBit returns a copy of t with the lowest bit of element flat
+// flipped: the fault tests and demonstrations inject, in a committed trace
+// (View.Corrupt) or in a run (a worker's lie that later nodes compute on).
+func FlipLowBit(t *tensor.Tensor, flat int) (*tensor.Tensor, error) {
+	if flat < 0 || flat >= t.Len() {
+		return nil, fmt.Errorf("flip element %d: out of range [0,%d)", flat, t.Len())
+	}
+	raw := t.CanonicalBytes()
+	raw[flat*t.DType.Size()] ^= 1 // canonical bytes are little-endian: the lowest bit
+	c, err := tensor.FromCanonical(t.DType, t.Shape, raw)
+	if err != nil {
+		return nil, fmt.Errorf("flip element %d: %w", flat, err)
+	}
+	return c, nil
+}
+
+// OutputRoots are the value roots of the model's graph outputs as the view
+// commits them, in model order: what a result posts.
+func (v *View) OutputRoots() ([]merkle.Hash, error) {
+	var out []merkle.Hash
+	for k, r := range v.m.OutputRefs() {
+		if r.Kind != model.RefNode {
+			return nil, fmt.Errorf("opml view: graph output %d is not a node output", k)
+		}
+		out = append(out, v.roots[r.Index][r.Output])
+	}
+	return out, nil
+}
+
+// Claim is the claim of a result posted from this view (its output roots)
+// and challenged by a party whose nodes root is against.
+func (v *View) Claim(against merkle.Hash) (Claim, error) {
+	roots, err := v.OutputRoots()
+	if err != nil {
+		return Claim{}, err
+	}
+	c := Claim{ModelID: v.m.ID(), InputsRoot: v.InputsRoot(), NumInputs: len(v.res.Trace.InputRoots), NumNodes: len(v.roots), Against: against}
+	for k, r := range v.m.OutputRefs() {
+		c.Outputs = append(c.Outputs, OutputClaim{Node: r.Index, Output: r.Output, Root: roots[k]})
+	}
+	return c, nil
+}
+
+// CommitMove is the worker's commit move for a game over claimed outputs:
+// the view's nodes root and the leaf of each output's node.
+func (v *View) CommitMove(outs []OutputClaim) (Move, error) {
+	m := Move{Kind: MoveCommit, NodesRoot: v.nodes}
+	for _, o := range outs {
+		if o.Node < 0 || o.Node >= len(v.roots) {
+			return Move{}, fmt.Errorf("opml view: commit: output node %d out of range", o.Node)
+		}
+		p, err := v.ProveNodeLeaf(o.Node)
+		if err != nil {
+			return Move{}, err
+		}
+		m.Leaves = append(m.Leaves, p)
+	}
+	return m, nil
 }
 
 // Garble replaces node i's first output root with a hash nobody can open,
@@ -156,6 +209,9 @@ func (v *View) Answer(g *Game) (Move, *infer.StepProof, error) {
 		return Move{}, nil, fmt.Errorf("opml view: not the worker's turn (%s)", g.Turn)
 	}
 	switch g.Stage {
+	case StageCommit:
+		mv, err := v.CommitMove(g.Outputs)
+		return mv, nil, err
 	case StageNodes:
 		l, r := subtreeRoot(v.leaves, g.At.Level-1, 2*g.At.Index), subtreeRoot(v.leaves, g.At.Level-1, 2*g.At.Index+1)
 		return Move{Kind: MoveReveal, Left: l, Right: r}, nil, nil
