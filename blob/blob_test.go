@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zeebo/blake3"
+
 	"github.com/provena/provena/merkle"
 )
 
@@ -101,14 +103,20 @@ func TestDecodeManifest(t *testing.T) {
 	root := strings.Repeat("ab", 32)
 	cases := []struct {
 		name, in, err string
+		is            error
 	}{
-		{"ok", `{"root":"` + root + `","size":5,"chunks":1}`, ""},
-		{"unknown field", `{"root":"` + root + `","size":5,"chunks":1,"x":1}`, "unknown field"},
-		{"bad root", `{"root":"zz","size":5,"chunks":1}`, "want 64 hex"},
-		{"trailing", `{"root":"` + root + `","size":5,"chunks":1}{}`, "trailing data"},
-		{"oversize", `{"root":"` + root + `","size":2000000000,"chunks":7630}`, "blob too large"},
-		{"huge input", strings.Repeat(" ", 2000), "limit 1024"},
-		{"not json", `nope`, "invalid character"},
+		{"ok", `{"format":2,"root":"` + root + `","size":5,"chunks":1}`, "", nil},
+		{"field order", `{"chunks":1,"size":5,"root":"` + root + `","format":2}`, "", nil},
+		{"unknown field", `{"format":2,"root":"` + root + `","size":5,"chunks":1,"x":1}`, "unknown field", nil},
+		{"bad root", `{"format":2,"root":"zz","size":5,"chunks":1}`, "want 64 hex", nil},
+		{"trailing", `{"format":2,"root":"` + root + `","size":5,"chunks":1}{}`, "trailing data", nil},
+		{"oversize", `{"format":2,"root":"` + root + `","size":2000000000,"chunks":7630}`, "blob too large", ErrTooLarge},
+		{"huge input", strings.Repeat(" ", 2000), "limit 1024", ErrTooLarge},
+		{"not json", `nope`, "invalid character", nil},
+		// Format 1 (SHA-256 leaves) had no format field.
+		{"format 1", `{"root":"` + root + `","size":5,"chunks":1}`, "format 1 (SHA-256 chunk leaves)", ErrOldFormat},
+		{"format 1 named", `{"format":1,"root":"` + root + `","size":5,"chunks":1}`, "reads format 2", ErrOldFormat},
+		{"format 3", `{"format":3,"root":"` + root + `","size":5,"chunks":1}`, "blob format 3, this build reads format 2", nil},
 	}
 	for _, c := range cases {
 		m, err := DecodeManifest([]byte(c.in))
@@ -121,15 +129,62 @@ func TestDecodeManifest(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: got %v, want %q", c.name, err, c.err)
 		}
+		if c.is != nil && !errors.Is(err, c.is) {
+			t.Errorf("%s: %v is not %v", c.name, err, c.is)
+		}
+	}
+	enc, _ := json.Marshal(Manifest{Size: 5, Chunks: 1})
+	if want := `{"format":2,"root":"` + strings.Repeat("00", 32) + `","size":5,"chunks":1}`; string(enc) != want {
+		t.Errorf("encoded %s, want %s", enc, want)
+	}
+}
+
+// LeafHash is BLAKE3-256 of 0x00 || chunk. The official BLAKE3 test
+// vectors hash the bytes i mod 251 (i < n), whose first byte is 0x00, so
+// vector n is the leaf hash of that input without its first byte.
+func TestLeafHashKnownAnswer(t *testing.T) {
+	pattern := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i % 251)
+		}
+		return b
+	}
+	cases := []struct {
+		n    int
+		want string
+	}{
+		{1, "2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213"},
+		{1025, "d00278ae47eb27b34faecf67b4fe263f82d5412916c1ffd97c8cb7fb814b8444"},
+		{31744, "62b6960e1a44bcc1eb1a611a8d6235b6b4b78f32e7abc4fb4c6cdcce94895c47"},
+	}
+	for _, c := range cases {
+		if got := LeafHash(pattern(c.n)[1:]).String(); got != c.want {
+			t.Errorf("leaf of %d bytes: %s, want %s", c.n-1, got, c.want)
+		}
+	}
+	// A full chunk, through the pooled hasher twice (a reused state must
+	// not leak into the next hash), against the one-shot function.
+	chunk := randBytes(ChunkSize, 5)
+	want := blake3.Sum256(append([]byte{0}, chunk...))
+	for range 2 {
+		if got := LeafHash(chunk); got != merkle.Hash(want) {
+			t.Fatalf("leaf of a full chunk %s, want %x", got, want)
+		}
+	}
+	if LeafHash(chunk) == merkle.LeafHash(chunk) {
+		t.Fatal("blob leaves are still merkle's SHA-256 leaves")
 	}
 }
 
 func FuzzDecodeManifest(f *testing.F) {
+	f.Add([]byte(`{"format":2,"root":"` + strings.Repeat("ab", 32) + `","size":5,"chunks":1}`))
+	f.Add([]byte(`{"format":2,"root":"` + strings.Repeat("00", 32) + `","size":0,"chunks":1}`))
+	f.Add([]byte(`{"format":2,"root":"` + strings.Repeat("00", 32) + `","size":-1,"chunks":1}`))
+	f.Add([]byte(`{"format":2,"root":"` + strings.Repeat("00", 32) + `","size":1e3,"chunks":1}`))
 	f.Add([]byte(`{"root":"` + strings.Repeat("ab", 32) + `","size":5,"chunks":1}`))
-	f.Add([]byte(`{"root":"` + strings.Repeat("00", 32) + `","size":0,"chunks":1}`))
-	f.Add([]byte(`{"root":"` + strings.Repeat("00", 32) + `","size":-1,"chunks":1}`))
-	f.Add([]byte(`{"root":"` + strings.Repeat("00", 32) + `","size":1e3,"chunks":1}`))
-	f.Add([]byte(`{"size":9223372036854775807,"chunks":-1}`))
+	f.Add([]byte(`{"format":2.0,"root":"` + strings.Repeat("ab", 32) + `","size":5,"chunks":1}`))
+	f.Add([]byte(`{"format":-1,"size":9223372036854775807,"chunks":-1}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeManifest(b)
@@ -174,8 +229,12 @@ func TestStoreAndFetch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want, _ := merkle.FromData(data, ChunkSize, 1); want.Root() != l.Manifest.Root {
-				t.Fatalf("root %s, merkle.FromData says %s", l.Manifest.Root, want.Root())
+			var leaves []merkle.Hash
+			for i := 0; i == 0 || i*ChunkSize < size; i++ {
+				leaves = append(leaves, LeafHash(data[i*ChunkSize:min((i+1)*ChunkSize, size)]))
+			}
+			if want, _ := merkle.New(leaves); want.Root() != l.Manifest.Root {
+				t.Fatalf("root %s, the merkle tree over the chunks' leaf hashes says %s", l.Manifest.Root, want.Root())
 			}
 			s, srv := newNode(t)
 			var c Client

@@ -182,7 +182,7 @@ func (s *Store) PutSessionChunk(id string, i int, data []byte) error {
 	// that of the bytes on the disk.
 	ss.busy[i], ss.have[i] = true, false
 	ss.mu.Unlock()
-	leaf, crc := merkle.LeafHash(data), checksum(data)
+	leaf, crc := LeafHash(data), checksum(data)
 	allocRange(ss.data, int64(i)*ChunkSize, int64(len(data)))
 	_, werr := ss.data.WriteAt(data, int64(i)*ChunkSize)
 	ss.mu.Lock()

@@ -359,6 +359,9 @@ func (s *Store) openDisk(root merkle.Hash) (*stored, error) {
 		return nil, fmt.Errorf("read manifest %s: %w", root, err)
 	}
 	m, err := DecodeManifest(mb)
+	if errors.Is(err, ErrOldFormat) {
+		return nil, fmt.Errorf("open blob %s in %s: %w (remove the directory)", root, dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read manifest %s: %w", root, err)
 	}

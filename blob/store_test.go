@@ -195,6 +195,42 @@ func TestStoreOldLayout(t *testing.T) {
 	}
 }
 
+// A blob stored by a build of format 1 (SHA-256 leaves, a manifest
+// without "format") is refused with an error that says so, whether it is
+// read, posted again or reached by a session's commit; it is never served
+// under a root this build's leaf hash cannot check.
+func TestStoreOldFormat(t *testing.T) {
+	dir := t.TempDir()
+	data := randBytes(2*ChunkSize+5, 14)
+	l, _ := BuildBytes(data)
+	bd := filepath.Join(dir, l.Manifest.Root.String())
+	os.MkdirAll(bd, 0o755)
+	old := fmt.Sprintf(`{"root":"%s","size":%d,"chunks":%d}`, l.Manifest.Root, l.Manifest.Size, l.Manifest.Chunks)
+	os.WriteFile(filepath.Join(bd, "manifest.json"), []byte(old), 0o644)
+	os.WriteFile(filepath.Join(bd, "data"), data, 0o644)
+	os.WriteFile(filepath.Join(bd, "index"), make([]byte, l.Manifest.Chunks*indexRecordSize), 0o644)
+	s, _ := Open(dir)
+	ss, err := s.OpenSession(l.Manifest.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range l.Manifest.Chunks {
+		if err := s.PutSessionChunk(ss.Session, i, data[i*ChunkSize:min((i+1)*ChunkSize, len(data))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, err := range map[string]error{
+		"status":   func() error { _, err := s.Status(l.Manifest.Root); return err }(),
+		"chunk":    func() error { _, _, err := s.Chunk(l.Manifest.Root, 0); return err }(),
+		"manifest": s.PutManifest(l.Manifest),
+		"commit":   func() error { _, err := s.CommitSession(ss.Session, l.Manifest); return err }(),
+	} {
+		if !errors.Is(err, ErrOldFormat) || !strings.Contains(err.Error(), "format 1 (SHA-256 chunk leaves)") || !strings.Contains(err.Error(), "remove the directory") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
 func writeAt(t *testing.T, s *Store, root merkle.Hash, name string, off int64, b []byte) {
 	t.Helper()
 	f, err := os.OpenFile(filepath.Join(s.Dir(), root.String(), name), os.O_RDWR, 0)

@@ -65,7 +65,7 @@ func newBuilder(dst io.Writer, maxSize int64, workers int, sink func(int, []byte
 			for c := range b.work {
 				// Each worker writes a distinct index of the preallocated
 				// slice, so no lock is needed.
-				b.leaves[c.i] = merkle.LeafHash(c.data)
+				b.leaves[c.i] = LeafHash(c.data)
 				if b.sink != nil && b.failed() == nil {
 					if err := b.sink(c.i, c.data); err != nil {
 						b.sinkMu.Lock()

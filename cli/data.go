@@ -393,6 +393,9 @@ func (e *dataEnv) encryptUploadResumable(ctx context.Context, path string, log i
 		if err == nil {
 			err = json.Unmarshal(sb, &st)
 		}
+		if errors.Is(err, blob.ErrOldFormat) {
+			return nil, blob.Manifest{}, nil, fmt.Errorf("pending upload in %s was left by an earlier build (%w); remove the directory and run the command again", dir, err)
+		}
 		if err == nil {
 			p, err = vault.ParsePayload(st.Head, key)
 		}

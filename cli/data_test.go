@@ -444,4 +444,25 @@ func TestDataUploadResume(t *testing.T) {
 	if got, _ := os.ReadFile(out); !bytes.Equal(got, changed) {
 		t.Fatal("re-upload decrypts to other bytes")
 	}
+
+	// State left by a build of blob format 1 (SHA-256 leaves: a manifest
+	// without "format") is refused with what to do, not resumed.
+	failAt.Store(puts.Load() + 1)
+	if _, _, _, err := e.encryptUploadResumable(ctx, in, io.Discard); err == nil {
+		t.Fatal("upload through a failing node succeeded")
+	}
+	failAt.Store(0)
+	statePath := filepath.Join(pdir, "upload.json")
+	var state map[string]any
+	sb, _ := os.ReadFile(statePath)
+	if err := json.Unmarshal(sb, &state); err != nil {
+		t.Fatal(err)
+	}
+	state["manifest"] = map[string]any{"root": m.Root.String(), "size": m.Size, "chunks": m.Chunks}
+	sb, _ = json.Marshal(state)
+	os.WriteFile(statePath, sb, 0o600)
+	_, _, _, err = e.encryptUploadResumable(ctx, in, io.Discard)
+	if !errors.Is(err, blob.ErrOldFormat) || !strings.Contains(err.Error(), "left by an earlier build") || !strings.Contains(err.Error(), "remove the directory") {
+		t.Fatalf("pending state of format 1: %v", err)
+	}
 }
