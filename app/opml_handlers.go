@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/provena/provena/infer"
 	"github.com/provena/provena/merkle"
 	"github.com/provena/provena/opml"
 	"github.com/provena/provena/tx"
@@ -243,34 +242,19 @@ func handlePostResult(ctx *Context, sender tx.Address, m tx.Msg) error {
 		return err
 	}
 	if len(msg.Outputs) != len(model.Outputs) {
-		return Fail(CodeOpmlBadResult, "result opens %d outputs, the model has %d", len(msg.Outputs), len(model.Outputs))
+		return Fail(CodeOpmlBadResult, "result has %d output roots, the model has %d outputs", len(msg.Outputs), len(model.Outputs))
 	}
-	nodes := merkle.Hash(msg.NodesRoot)
-	outs := make([]OpmlHash, len(model.Outputs))
-	for k, o := range model.Outputs {
-		lp := msg.Outputs[k]
-		if lp.Index != o.Node || int(o.Output) >= len(lp.Roots) {
-			return Fail(CodeOpmlBadResult, "output %d: proof opens node %d with %d roots, the output is node %d output %d", k, lp.Index, len(lp.Roots), o.Node, o.Output)
-		}
-		p := &infer.NodeLeafProof{Index: int(lp.Index)}
-		for _, r := range lp.Roots {
-			p.Roots = append(p.Roots, r)
-		}
-		for _, h := range lp.Proof {
-			p.Proof = append(p.Proof, h)
-		}
-		if err := p.Verify(nodes, model.NumNodes); err != nil {
-			return Fail(CodeOpmlBadResult, "output %d: node %d leaf does not verify against the nodes root: %v", k, o.Node, err)
-		}
-		outs[k] = lp.Roots[o.Output]
+	// The result is the output value roots only: the worker commits a trace
+	// (the commit stage of opml.Game) only if it is challenged.
+	j.OutputRoots = make([]OpmlHash, len(msg.Outputs))
+	for k, r := range msg.Outputs {
+		j.OutputRoots[k] = OpmlHash(r)
 	}
-	j.NodesRoot = msg.NodesRoot
-	j.TraceRoot = OpmlHash(infer.TraceRoot(merkle.Hash(j.ModelID), merkle.Hash(j.InputsRoot), nodes, len(model.Inputs), model.NumNodes))
-	j.OutputRoots = outs
+	j.NodesRoot, j.TraceRoot = OpmlHash{}, OpmlHash{}
 	j.Posted = ctx.Height()
 	j.State = OpmlJobPosted
 	j.Deadline = ctx.Height() + DefaultOpmlParams().ChallengeBlocks
-	ctx.Emit("opml_result", "job", u64(j.ID), "worker", sender.String(), "trace_root", j.TraceRoot.String(), "window_ends", i64(j.Deadline))
+	ctx.Emit("opml_result", "job", u64(j.ID), "worker", sender.String(), "output_root", j.OutputRoots[0].String(), "window_ends", i64(j.Deadline))
 	return opmlSaveJob(ctx, j)
 }
 
@@ -289,15 +273,27 @@ func handleChallenge(ctx *Context, sender tx.Address, m tx.Msg) error {
 	if sender == j.Worker {
 		return Fail(CodeOpmlNotAllowed, "the worker cannot challenge its own result")
 	}
-	if msg.NodesRoot == j.NodesRoot {
-		return Fail(CodeOpmlNotAllowed, "challenger's nodes root equals the worker's: nothing to dispute")
+	// A trace committed in an earlier dispute of this result binds the
+	// worker: a challenger that agrees with it has nothing to dispute.
+	if j.NodesRoot != (OpmlHash{}) && msg.NodesRoot == j.NodesRoot {
+		return Fail(CodeOpmlNotAllowed, "challenger's nodes root equals the worker's committed one: nothing to dispute")
 	}
 	var model OpmlModel
 	if _, err := opmlGet(ctx, OpmlModelKey(j.ModelID), &model); err != nil {
 		return err
 	}
+	if len(j.OutputRoots) != len(model.Outputs) {
+		return Fail(CodeOpmlState, "job %d has %d output roots, the model %d outputs", j.ID, len(j.OutputRoots), len(model.Outputs))
+	}
+	claim := opml.Claim{
+		ModelID: merkle.Hash(j.ModelID), InputsRoot: merkle.Hash(j.InputsRoot), NumInputs: len(model.Inputs), NumNodes: model.NumNodes,
+		Against: merkle.Hash(msg.NodesRoot), Committed: merkle.Hash(j.NodesRoot),
+	}
+	for k, o := range model.Outputs {
+		claim.Outputs = append(claim.Outputs, opml.OutputClaim{Node: int(o.Node), Output: int(o.Output), Root: merkle.Hash(j.OutputRoots[k])})
+	}
 	p := DefaultOpmlParams()
-	g, err := opml.NewGame(merkle.Hash(j.ModelID), merkle.Hash(j.TraceRoot), merkle.Hash(j.NodesRoot), model.NumNodes, ctx.Height(), p.MoveBlocks)
+	g, err := opml.NewGame(claim, ctx.Height(), p.MoveBlocks)
 	if err != nil {
 		return Fail(CodeOpmlState, "job %d: %v", j.ID, err)
 	}
@@ -338,6 +334,12 @@ func opmlMoveResult(ctx *Context, j *OpmlJob, err error) error {
 		return err
 	}
 	ctx.Emit("opml_move", "job", u64(j.ID), "stage", j.Game.Stage.String(), "turn", j.Game.Turn.String(), "deadline", i64(j.Game.Deadline))
+	if j.NodesRoot == (OpmlHash{}) && j.Game.NodesRoot != (merkle.Hash{}) {
+		// The worker's commitment outlives this dispute: a later challenge
+		// of the same result is played against it.
+		j.NodesRoot, j.TraceRoot = OpmlHash(j.Game.NodesRoot), OpmlHash(j.Game.TraceRoot)
+		ctx.Emit("opml_commit", "job", u64(j.ID), "trace_root", j.TraceRoot.String())
+	}
 	if j.Game.Stage == opml.StageOver {
 		if err := opmlSettle(ctx, j); err != nil {
 			return err

@@ -13,8 +13,9 @@ import (
 
 // The opML module (app/opml_*.go) runs optimistic verified inference:
 // models registered by id, bonded workers, jobs assigned deterministically,
-// results committed as traces, challenge windows, and disputes played with
-// package opml's game. Tokens it holds (job escrow, worker bonds, challenge
+// results posted as output value roots, challenge windows, and disputes
+// played with package opml's game, which opens with the worker's trace
+// commitment. Tokens it holds (job escrow, worker bonds, challenge
 // bonds) sit in the OpmlAddress account, so the supply invariant holds
 // without a new supply field; slashed tokens that nobody is paid are
 // burned into Supply.Burned.
@@ -25,7 +26,7 @@ const (
 	CodeOpmlExists     uint32 = 101 // model already registered
 	CodeOpmlState      uint32 = 102 // the job or worker is not in a state that accepts this message
 	CodeOpmlNotAllowed uint32 = 103 // the sender is not the party this message needs
-	CodeOpmlBadResult  uint32 = 104 // result output proofs do not match the model or the nodes root
+	CodeOpmlBadResult  uint32 = 104 // result does not match the model's outputs
 	CodeOpmlBadMove    uint32 = 105 // dispute move rejected (turn, stage, deadline or proof)
 	CodeOpmlBond       uint32 = 106 // bond below the minimum
 )
@@ -154,6 +155,9 @@ type OpmlJob struct {
 	Worker   tx.Address   `json:"worker"`
 	Tried    []tx.Address `json:"tried,omitempty"`
 
+	// NodesRoot and TraceRoot are the worker's trace commitment, zero
+	// until a dispute's commit stage sets them; they then bind the worker
+	// in any later dispute of the same result.
 	NodesRoot   OpmlHash   `json:"nodes_root"`
 	TraceRoot   OpmlHash   `json:"trace_root"`
 	OutputRoots []OpmlHash `json:"output_roots,omitempty"`

@@ -39,7 +39,8 @@ import (
 	"github.com/provena/provena/tensor"
 )
 
-// Options configures a run. None of them changes the results' bits.
+// Options configures a run. None of them but Tamper changes the results'
+// bits.
 type Options struct {
 	// Threads is the number of workers kernels and hashing may use
 	// (default: GOMAXPROCS).
@@ -53,6 +54,14 @@ type Options struct {
 	// Nodes, when positive, runs only the first Nodes nodes (the trace then
 	// covers those nodes only and Outputs holds what they produced).
 	Nodes int
+	// Tamper, when set, receives each node's outputs as they are computed
+	// and returns the ones the run keeps, commits and feeds to later nodes.
+	// It models a faulty executor (a worker that computes one wrong value,
+	// which later nodes then compute on) for tests and demonstrations, so
+	// plain and traced runs of one fault agree. It must return new tensors
+	// rather than modify the ones it is given (they may share memory with
+	// other values). Nodes then run one by one (no fused elementwise chains).
+	Tamper func(node int, outs []*tensor.Tensor) ([]*tensor.Tensor, error)
 }
 
 // Result is what a run produced.
@@ -216,7 +225,7 @@ func Run(m *model.Model, inputs map[string]*tensor.Tensor, opts Options) (*Resul
 	// nodes in one pass: the chain's inner values are never materialized,
 	// which a trace (it commits every node's output) and KeepOutputs need.
 	var chainEnd []int
-	if free && h == nil {
+	if free && h == nil && opts.Tamper == nil {
 		chainEnd = elementwiseChains(m, nn, lastUse, isOutput)
 	}
 	for i := 0; i < nn; i++ {
@@ -241,6 +250,13 @@ func Run(m *model.Model, inputs map[string]*tensor.Tensor, opts Options) (*Resul
 			}
 		}
 		outs, err := runNode(ctx, m, n, i, get)
+		if err == nil && opts.Tamper != nil {
+			var got []*tensor.Tensor
+			if got, err = opts.Tamper(i, outs); err == nil && len(got) != len(outs) {
+				err = fmt.Errorf("node %d: tamper returned %d outputs, the node has %d", i, len(got), len(outs))
+			}
+			outs = got
+		}
 		if err != nil {
 			if h != nil {
 				h.close()

@@ -115,14 +115,21 @@ func (v *View) Corrupt(i, out, flat int) error {
 }
 
 // FlipLowBit returns a copy of t with the lowest bit of element flat
-// flipped: the fault tests and demonstrations inject, in a committed trace
-// (View.Corrupt) or in a run (a worker's lie that later nodes compute on).
-func FlipLowBit(t *tensor.Tensor, flat int) (*tensor.Tensor, error) {
+// flipped: the smallest lie a committed trace can tell (View.Corrupt).
+func FlipLowBit(t *tensor.Tensor, flat int) (*tensor.Tensor, error) { return FlipBit(t, flat, 0) }
+
+// FlipBit returns a copy of t with bit bit (0: the lowest) of element flat
+// flipped, the fault tests and demonstrations inject into a trace or a run.
+func FlipBit(t *tensor.Tensor, flat, bit int) (*tensor.Tensor, error) {
+	es := t.DType.Size()
 	if flat < 0 || flat >= t.Len() {
 		return nil, fmt.Errorf("flip element %d: out of range [0,%d)", flat, t.Len())
 	}
+	if bit < 0 || bit >= 8*es {
+		return nil, fmt.Errorf("flip bit %d of a %d-byte element", bit, es)
+	}
 	raw := t.CanonicalBytes()
-	raw[flat*t.DType.Size()] ^= 1 // canonical bytes are little-endian: the lowest bit
+	raw[flat*es+bit/8] ^= 1 << (bit % 8) // canonical bytes are little-endian
 	c, err := tensor.FromCanonical(t.DType, t.Shape, raw)
 	if err != nil {
 		return nil, fmt.Errorf("flip element %d: %w", flat, err)

@@ -21,11 +21,10 @@ const (
 
 // Limits on opML message fields, checked by ValidateBasic and the decoders.
 const (
-	MaxModelIO     = 16      // graph inputs or outputs in a model signature
-	MaxRank        = 8       // dimensions of a signature shape
-	MaxProofHashes = 64      // hashes in one Merkle path
-	MaxMovePayload = 4 << 10 // bytes of a dispute move
-	MaxStepProof   = 1 << 20 // bytes of a one-step proof (the chain's max_tx_bytes is the real bound)
+	MaxModelIO     = 16       // graph inputs or outputs in a model signature
+	MaxRank        = 8        // dimensions of a signature shape
+	MaxMovePayload = 64 << 10 // bytes of a dispute move (a commit move opens up to MaxModelIO node leaves)
+	MaxStepProof   = 1 << 20  // bytes of a one-step proof (the chain's max_tx_bytes is the real bound)
 )
 
 func init() {
@@ -92,25 +91,20 @@ type MsgSubmitJob struct {
 	EstimateWh uint64   `json:"estimate_wh"`
 }
 
-// LeafProof opens one node's output roots against a nodes root (the wire
-// form of infer.NodeLeafProof).
-type LeafProof struct {
-	Index uint32     `json:"index"`
-	Roots [][32]byte `json:"roots"`
-	Proof [][32]byte `json:"proof"`
-}
-
-// MsgPostResult is the assigned worker's result: the nodes root of its
-// trace, and for each graph output the leaf of the node producing it, which
-// binds the output roots to the trace.
+// MsgPostResult is the assigned worker's result: the value root of each
+// graph output, in model order (model.ValueRoot: the Merkle root over
+// 256-byte chunks of the output's canonical bytes, the root a trace would
+// give it). The worker runs plainly; it commits a trace only if challenged
+// (the commit move of the dispute, opml.MoveCommit).
 type MsgPostResult struct {
-	Job       uint64      `json:"job"`
-	NodesRoot [32]byte    `json:"nodes_root"`
-	Outputs   []LeafProof `json:"outputs"`
+	Job     uint64     `json:"job"`
+	Outputs [][32]byte `json:"outputs"`
 }
 
-// MsgChallenge disputes a posted result; the sender's own nodes root must
-// differ from the worker's. The challenge bond is a chain parameter.
+// MsgChallenge disputes a posted result with the sender's own nodes root;
+// the worker then owes its trace commitment, and loses if it cannot make
+// one that ends in its posted outputs. The challenge bond is a chain
+// parameter.
 type MsgChallenge struct {
 	Job       uint64   `json:"job"`
 	NodesRoot [32]byte `json:"nodes_root"`
@@ -322,17 +316,7 @@ func (m *MsgSubmitJob) codec(c *opmlWire) {
 
 func (m *MsgPostResult) codec(c *opmlWire) {
 	c.u64(&m.Job)
-	c.hash(&m.NodesRoot)
-	n := c.count(len(m.Outputs), MaxModelIO, 12)
-	if c.reading {
-		m.Outputs = make([]LeafProof, n)
-	}
-	for i := 0; i < n && c.err == nil; i++ {
-		p := &m.Outputs[i]
-		c.u32(&p.Index)
-		c.hashes(&p.Roots, MaxProofHashes)
-		c.hashes(&p.Proof, MaxProofHashes)
-	}
+	c.hashes(&m.Outputs, MaxModelIO)
 }
 
 func (m *MsgChallenge) codec(c *opmlWire) {
@@ -439,7 +423,7 @@ func (m MsgPostResult) AppendBody(b []byte) []byte { return encodeWith(&m, b) }
 // ValidateBasic implements Msg.
 func (m MsgPostResult) ValidateBasic() error {
 	if len(m.Outputs) == 0 || len(m.Outputs) > MaxModelIO {
-		return fmt.Errorf("result opens %d outputs, want 1..%d", len(m.Outputs), MaxModelIO)
+		return fmt.Errorf("result has %d output roots, want 1..%d", len(m.Outputs), MaxModelIO)
 	}
 	return nil
 }

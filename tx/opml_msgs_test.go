@@ -14,9 +14,11 @@ func opmlSamples() []Msg {
 		MsgUnregisterWorker{},
 		MsgSubmitJob{ModelID: [32]byte{1}, InputsRoot: [32]byte{2}, WorkerFee: 7},
 		MsgSubmitJob{ModelID: [32]byte{1}, InputsRoot: [32]byte{2}, WorkerFee: 7, Green: true, MaxGCO2Ug: 9, EstimateWh: 3},
-		MsgPostResult{Job: 3, NodesRoot: [32]byte{4}, Outputs: []LeafProof{{Index: 6, Roots: [][32]byte{{5}}, Proof: [][32]byte{{6}, {7}}}}},
+		MsgPostResult{Job: 3, Outputs: [][32]byte{{5}}},
+		MsgPostResult{Job: 3, Outputs: [][32]byte{{5}, {6}, {7}}},
 		MsgChallenge{Job: 3, NodesRoot: [32]byte{8}},
 		MsgDisputeMove{Job: 3, Kind: 1, Payload: make([]byte, 64)},
+		MsgDisputeMove{Job: 3, Kind: 7, Payload: make([]byte, 8<<10)},
 		MsgOneStep{Job: 3, Proof: []byte{1, 2, 3}},
 	}
 }
@@ -56,6 +58,7 @@ func TestOpmlValidateBasic(t *testing.T) {
 		MsgSubmitJob{ModelID: [32]byte{1}},
 		MsgSubmitJob{ModelID: [32]byte{1}, InputsRoot: [32]byte{2}, Green: true},
 		MsgPostResult{Job: 1},
+		MsgPostResult{Job: 1, Outputs: make([][32]byte, MaxModelIO+1)},
 		MsgDisputeMove{Payload: make([]byte, MaxMovePayload+1)},
 		MsgOneStep{Job: 1},
 	}

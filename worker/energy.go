@@ -8,7 +8,6 @@ import (
 
 	"github.com/provena/provena/app"
 	"github.com/provena/provena/energy"
-	"github.com/provena/provena/opml"
 	"github.com/provena/provena/tx"
 )
 
@@ -66,7 +65,7 @@ const receiptTries = 3
 
 // metered runs exec, metering it when the client can account energy and
 // the worker has a profile. A metering failure never fails the job.
-func (w *Worker) metered(j *app.OpmlJob, exec func() (*opml.View, error)) (*opml.View, error) {
+func (w *Worker) metered(j *app.OpmlJob, exec func() error) error {
 	ec, ok := w.c.(EnergyClient)
 	if !ok {
 		return exec()
@@ -83,20 +82,19 @@ func (w *Worker) metered(j *app.OpmlJob, exec func() (*opml.View, error)) (*opml
 		w.logf("worker %s: job %d: energy meter: %v (no receipt)", w.c.Address(), j.ID, err)
 		return exec()
 	}
-	v, err := exec()
-	if err != nil {
-		return nil, err
+	if err := exec(); err != nil {
+		return err
 	}
 	ev, startMs, endMs, err := m.Stop()
 	if err != nil {
 		w.logf("worker %s: job %d: energy meter: %v (no receipt)", w.c.Address(), j.ID, err)
-		return v, nil
+		return nil
 	}
 	if w.energy == nil {
 		w.energy = map[uint64]*energyRun{}
 	}
 	w.energy[j.ID] = &energyRun{prof: prof, ev: ev, startMs: startMs, endMs: endMs}
-	return v, nil
+	return nil
 }
 
 // sendReceipt sends the energy receipt of a job whose result is posted,

@@ -8,8 +8,9 @@ import (
 	"github.com/provena/provena/tx"
 )
 
-// Watcher re-executes every posted result and challenges the ones whose
-// trace differs from its own, then plays the dispute.
+// Watcher re-executes every posted result plainly and compares the output
+// value roots; only for a result it computes differently does it run the
+// job traced, challenge with its nodes root and play the dispute.
 type Watcher struct {
 	party
 	lie     *Fault // a lying challenger: its own trace is corrupted
@@ -25,9 +26,9 @@ func NewWatcher(c Client, logf Logf) *Watcher {
 	return &Watcher{party: newParty(c, logf), next: 1, checked: map[uint64]int64{}}
 }
 
-// NewLyingWatcher returns a watcher whose own traces carry fault (Corrupt
-// only), so that it challenges honest results: a test fixture for the
-// lying challenger.
+// NewLyingWatcher returns a watcher whose own runs carry fault (Corrupt
+// only: its plain runs and traces compute on the flipped element), so that
+// it challenges honest results: a test fixture for the lying challenger.
 func NewLyingWatcher(c Client, fault Fault, logf Logf) *Watcher {
 	w := NewWatcher(c, logf)
 	w.lie = &fault
@@ -62,7 +63,7 @@ func (w *Watcher) Step() error {
 			return err
 		}
 		if j.State == app.OpmlJobFinal || j.State == app.OpmlJobRefunded {
-			delete(w.views, id)
+			w.forget(id)
 			continue
 		}
 		keep = append(keep, id)
@@ -75,19 +76,7 @@ func (w *Watcher) Step() error {
 }
 
 func (w *Watcher) view(j *app.OpmlJob) (*opml.View, error) {
-	if v, ok := w.views[j.ID]; ok {
-		return v, nil
-	}
-	v, err := w.execute(j)
-	if err != nil {
-		return nil, err
-	}
-	if w.lie != nil && w.lie.Corrupt {
-		if err := v.Corrupt(w.lie.Node, w.lie.Output, w.lie.Elem); err != nil {
-			return nil, err
-		}
-	}
-	return v, nil
+	return w.execute(j, w.lie)
 }
 
 func (w *Watcher) visit(j *app.OpmlJob, h int64) error {
@@ -97,17 +86,22 @@ func (w *Watcher) visit(j *app.OpmlJob, h int64) error {
 		if j.Worker == me || w.checked[j.ID] == j.Posted || h > j.Deadline {
 			return nil
 		}
-		v, err := w.view(j)
+		roots, _, err := w.result(j, w.lie)
 		if err != nil {
 			return err
 		}
 		w.checked[j.ID] = j.Posted
-		if v.NodesRoot() == [32]byte(j.NodesRoot) {
-			w.logf("watcher %s: job %d: result agrees with re-execution", me, j.ID)
+		if sameRoots(roots, j.OutputRoots) {
+			w.logf("watcher %s: job %d: output roots agree with re-execution", me, j.ID)
+			w.forget(j.ID) // nothing to dispute: drop the input
 			return nil
 		}
+		v, err := w.view(j)
+		if err != nil {
+			return err
+		}
 		w.Challenges++
-		w.logf("watcher %s: job %d: trace differs, challenging", me, j.ID)
+		w.logf("watcher %s: job %d: outputs differ from re-execution, challenging with its trace", me, j.ID)
 		return w.c.Send(tx.MsgChallenge{Job: j.ID, NodesRoot: v.NodesRoot()})
 	case app.OpmlJobDisputed:
 		if j.Challenger != me || j.Game == nil || j.Game.Turn != opml.Challenger || !w.fresh(j.ID, j.Game, h) {
@@ -125,4 +119,16 @@ func (w *Watcher) visit(j *app.OpmlJob, h int64) error {
 		return w.c.Send(tx.MsgDisputeMove{Job: j.ID, Kind: uint8(mv.Kind), Payload: mv.Encode()})
 	}
 	return nil
+}
+
+func sameRoots(a [][32]byte, b []app.OpmlHash) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if a[k] != [32]byte(b[k]) {
+			return false
+		}
+	}
+	return true
 }

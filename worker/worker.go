@@ -54,12 +54,20 @@ type OutputStore interface {
 // Fault makes a worker lie, for tests and demonstrations. The zero Fault is
 // an honest worker.
 type Fault struct {
-	// Corrupt flips one element of one node output in the committed trace.
+	// Corrupt flips the sign bit of element Elem of output Output of node
+	// Node as the worker computes it; later nodes compute on the wrong
+	// value. The lie is in its plain run (the result it posts) and in the
+	// traced re-run it commits when challenged, as a worker with a faulty
+	// kernel would have it. The sign, not the lowest bit: a one-ulp error
+	// is often rounded away by later nodes (a Sigmoid), leaving the result
+	// right; a negated nonzero element is not (a zero one is: pick another).
 	Corrupt bool
 	Node    int
 	Output  int
 	Elem    int
-	// Garble replaces node Node's first output root with an unopenable hash.
+	// Garble posts a made-up result (element Elem of the first graph output
+	// flipped, no node computing it) and, when challenged, commits a trace
+	// that ends in it but whose node Node has an unopenable first root.
 	Garble bool
 	// SilentInDispute stops answering once a dispute has SilentAfter moves.
 	SilentInDispute bool
@@ -68,18 +76,50 @@ type Fault struct {
 	NoResult bool
 }
 
+// tamper is the fault as an infer.Options.Tamper hook (nil: none).
+func (f *Fault) tamper() func(int, []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if f == nil || !f.Corrupt {
+		return nil
+	}
+	return func(node int, outs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		if node != f.Node {
+			return outs, nil
+		}
+		if f.Output < 0 || f.Output >= len(outs) {
+			return nil, fmt.Errorf("fault: node %d has no output %d", node, f.Output)
+		}
+		t := outs[f.Output]
+		c, err := opml.FlipBit(t, f.Elem, 8*t.DType.Size()-1)
+		if err != nil {
+			return nil, fmt.Errorf("fault: node %d output %d: %w", node, f.Output, err)
+		}
+		outs = append([]*tensor.Tensor(nil), outs...)
+		outs[f.Output] = c
+		return outs, nil
+	}
+}
+
 // Logf receives progress lines; nil discards them.
 type Logf func(format string, args ...any)
 
-// party is what Worker and Watcher share: the traced runs they hold, and
-// de-duplication of the moves they sent.
+// party is what Worker and Watcher share: the jobs' models and inputs, the
+// traced runs they hold, and de-duplication of the moves they sent.
 type party struct {
 	c    Client
 	logf Logf
 
 	mu    sync.Mutex
+	jobs  map[uint64]*jobInput
 	views map[uint64]*opml.View
 	sent  map[uint64]sentMove
+}
+
+// jobInput is a job's model and input, checked against the job's
+// commitments. A worker keeps it until the job is final: a challenge makes
+// it re-run the input traced.
+type jobInput struct {
+	m  *model.Model
+	in map[string]*tensor.Tensor
 }
 
 type sentMove struct {
@@ -92,7 +132,14 @@ func newParty(c Client, logf Logf) party {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	return party{c: c, logf: logf, views: map[uint64]*opml.View{}, sent: map[uint64]sentMove{}}
+	return party{c: c, logf: logf, jobs: map[uint64]*jobInput{}, views: map[uint64]*opml.View{}, sent: map[uint64]sentMove{}}
+}
+
+// forget drops what the party holds of a job.
+func (p *party) forget(id uint64) {
+	delete(p.jobs, id)
+	delete(p.views, id)
+	delete(p.sent, id)
 }
 
 // resendAfter is how many blocks a party waits for a sent move to show
@@ -110,10 +157,10 @@ func (p *party) fresh(job uint64, g *opml.Game, height int64) bool {
 	return true
 }
 
-// execute runs a job's model on its input with a full trace.
-func (p *party) execute(j *app.OpmlJob) (*opml.View, error) {
-	if v, ok := p.views[j.ID]; ok {
-		return v, nil
+// input fetches a job's model and input and checks them against the job.
+func (p *party) input(j *app.OpmlJob) (*jobInput, error) {
+	if ji, ok := p.jobs[j.ID]; ok {
+		return ji, nil
 	}
 	m, err := p.c.Model(j.ModelID)
 	if err != nil {
@@ -129,19 +176,93 @@ func (p *party) execute(j *app.OpmlJob) (*opml.View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job %d: fetch input: %w", j.ID, err)
 	}
-	res, err := infer.Run(m, in, infer.Options{Trace: true, KeepOutputs: true})
+	root, err := opml.InputsRoot(m, in)
 	if err != nil {
-		return nil, fmt.Errorf("job %d: run: %w", j.ID, err)
+		return nil, fmt.Errorf("job %d: %w", j.ID, err)
 	}
-	if res.Trace.InputsRoot != merkle.Hash(j.InputsRoot) {
-		return nil, fmt.Errorf("job %d: input store returned an input with root %x, job commits %x", j.ID, res.Trace.InputsRoot, j.InputsRoot)
+	if root != merkle.Hash(j.InputsRoot) {
+		return nil, fmt.Errorf("job %d: input store returned an input with root %x, job commits %x", j.ID, root, j.InputsRoot)
 	}
-	v, err := opml.NewView(m, res)
+	ji := &jobInput{m: m, in: in}
+	p.jobs[j.ID] = ji
+	return ji, nil
+}
+
+// result runs a job plainly, as an optimistic result needs: its graph
+// outputs in model order and their value roots.
+func (p *party) result(j *app.OpmlJob, f *Fault) ([][32]byte, []*tensor.Tensor, error) {
+	ji, err := p.input(j)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := infer.Run(ji.m, ji.in, infer.Options{Tamper: f.tamper()})
+	if err != nil {
+		return nil, nil, fmt.Errorf("job %d: run: %w", j.ID, err)
+	}
+	roots, outs, err := OutputRoots(ji.m, res.Outputs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	if f != nil && f.Garble {
+		if outs[0], err = opml.FlipLowBit(outs[0], f.Elem); err != nil {
+			return nil, nil, fmt.Errorf("job %d: fault: %w", j.ID, err)
+		}
+		roots[0] = model.ValueRoot(outs[0], 0)
+	}
+	return roots, outs, nil
+}
+
+// execute runs a job's model on its input with a full trace (the fault's
+// tamper hook in the run, so the trace carries the same lie as the plain
+// result).
+func (p *party) execute(j *app.OpmlJob, f *Fault) (*opml.View, error) {
+	if v, ok := p.views[j.ID]; ok {
+		return v, nil
+	}
+	ji, err := p.input(j)
 	if err != nil {
 		return nil, err
 	}
+	res, err := infer.Run(ji.m, ji.in, infer.Options{Trace: true, KeepOutputs: true, Tamper: f.tamper()})
+	if err != nil {
+		return nil, fmt.Errorf("job %d: run: %w", j.ID, err)
+	}
+	v, err := opml.NewView(ji.m, res)
+	if err != nil {
+		return nil, err
+	}
+	if f != nil && f.Garble {
+		r := ji.m.OutputRefs()[0]
+		if err := v.Corrupt(r.Index, r.Output, f.Elem); err != nil {
+			return nil, fmt.Errorf("job %d: fault: %w", j.ID, err)
+		}
+		if err := v.Garble(f.Node); err != nil {
+			return nil, fmt.Errorf("job %d: fault: %w", j.ID, err)
+		}
+	}
 	p.views[j.ID] = v
 	return v, nil
+}
+
+// OutputRoots are a run's graph outputs in model order and their value
+// roots (model.ValueRoot: the roots a trace gives those tensors), which is
+// what an optimistic result posts. Every graph output must be a node
+// output, as the chain's commit stage opens it from a node's leaf.
+func OutputRoots(m *model.Model, outs map[string]*tensor.Tensor) ([][32]byte, []*tensor.Tensor, error) {
+	refs := m.OutputRefs()
+	roots := make([][32]byte, len(m.Outputs))
+	ts := make([]*tensor.Tensor, len(m.Outputs))
+	for k, o := range m.Outputs {
+		if refs[k].Kind != model.RefNode {
+			return nil, nil, fmt.Errorf("graph output %q is not a node output", o.Name)
+		}
+		t, ok := outs[o.Name]
+		if !ok || t == nil {
+			return nil, nil, fmt.Errorf("run produced no output %q", o.Name)
+		}
+		ts[k], roots[k] = t, model.ValueRoot(t, 0)
+	}
+	return roots, ts, nil
 }
 
 // Worker executes assigned jobs and defends its results.
@@ -169,6 +290,9 @@ func (w *Worker) Step() error {
 	defer w.mu.Unlock()
 	rec, err := w.c.Worker(w.c.Address())
 	if err != nil || rec == nil || rec.Job == 0 {
+		if err == nil {
+			w.forgetOthers(0)
+		}
 		return err
 	}
 	j, err := w.c.Job(rec.Job)
@@ -182,6 +306,7 @@ func (w *Worker) Step() error {
 	if j.IsPrivate() {
 		return w.stepPrivate(j, h)
 	}
+	w.forgetOthers(j.ID)
 	switch j.State {
 	case app.OpmlJobAssigned:
 		if j.Worker != w.c.Address() || w.fault.NoResult {
@@ -190,29 +315,26 @@ func (w *Worker) Step() error {
 		if s, ok := w.sent[j.ID]; ok && s.stage == 0 && h < s.height+resendAfter {
 			return nil
 		}
-		v, err := w.view(j)
-		if err != nil {
+		var roots [][32]byte
+		var outs []*tensor.Tensor
+		err := w.metered(j, func() (err error) {
+			roots, outs, err = w.result(j, &w.fault)
 			return err
-		}
-		msg, err := ResultMsg(j.ID, v, w.outputs(j))
+		})
 		if err != nil {
 			return err
 		}
 		if st, ok := w.c.(OutputStore); ok {
-			for k, r := range v.Model().OutputRefs() {
-				if r.Kind != model.RefNode {
-					continue
-				}
-				t := v.Output(r.Index, r.Output)
-				if err := st.PutOutput(msg.Outputs[k].Roots[r.Output], t); err != nil {
+			for k, t := range outs {
+				if err := st.PutOutput(roots[k], t); err != nil {
 					return fmt.Errorf("job %d: store output: %w", j.ID, err)
 				}
 			}
 		}
 		w.sent[j.ID] = sentMove{height: h}
 		w.Results++
-		w.logf("worker %s: job %d: posting result, trace root %s", w.c.Address(), j.ID, v.TraceRoot())
-		return w.c.Send(msg)
+		w.logf("worker %s: job %d: posting result, output root %x", w.c.Address(), j.ID, roots[0])
+		return w.c.Send(tx.MsgPostResult{Job: j.ID, Outputs: roots})
 	case app.OpmlJobPosted:
 		return w.sendReceipt(j)
 	case app.OpmlJobDisputed:
@@ -223,7 +345,10 @@ func (w *Worker) Step() error {
 		if j.Game == nil || (w.fault.SilentInDispute && j.Game.Moves >= w.fault.SilentAfter) || j.Game.Turn != opml.Worker || !w.fresh(j.ID, j.Game, h) {
 			return nil
 		}
-		v, err := w.view(j)
+		if j.Game.Stage == opml.StageCommit {
+			w.logf("worker %s: job %d: challenged; re-running its input traced to commit the trace", w.c.Address(), j.ID)
+		}
+		v, err := w.execute(j, &w.fault)
 		if err != nil {
 			return err
 		}
@@ -249,60 +374,30 @@ func (w *Worker) Step() error {
 	return nil
 }
 
-// outputs is the registered output signature of the job's model, which the
-// worker reads from the model package (node and output of each graph
-// output).
-func (w *Worker) outputs(j *app.OpmlJob) []model.Ref {
-	v := w.views[j.ID]
-	if v == nil {
-		return nil
+// forgetOthers drops the inputs and traces of jobs other than the one the
+// worker holds: the chain frees a worker only once its job is final or
+// refunded, so nothing of theirs can be asked again.
+func (w *Worker) forgetOthers(id uint64) {
+	for k := range w.jobs {
+		if k != id {
+			w.forget(k)
+		}
 	}
-	return v.Model().OutputRefs()
+	for k := range w.views {
+		if k != id {
+			w.forget(k)
+		}
+	}
 }
 
-func (w *Worker) view(j *app.OpmlJob) (*opml.View, error) {
-	if v, ok := w.views[j.ID]; ok {
-		return v, nil
-	}
-	v, err := w.metered(j, func() (*opml.View, error) { return w.execute(j) })
+// ResultMsg is the result message of a job from a run's graph outputs (by
+// name): their value roots in model order.
+func ResultMsg(job uint64, m *model.Model, outs map[string]*tensor.Tensor) (tx.MsgPostResult, error) {
+	roots, _, err := OutputRoots(m, outs)
 	if err != nil {
-		return nil, err
+		return tx.MsgPostResult{}, fmt.Errorf("job %d: %w", job, err)
 	}
-	f := w.fault
-	switch {
-	case f.Corrupt:
-		err = v.Corrupt(f.Node, f.Output, f.Elem)
-	case f.Garble:
-		err = v.Garble(f.Node)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("job %d: fault: %w", j.ID, err)
-	}
-	return v, nil
-}
-
-// ResultMsg builds the result message for a job from a view: the nodes
-// root and the leaves of the nodes producing the graph outputs.
-func ResultMsg(job uint64, v *opml.View, outs []model.Ref) (tx.MsgPostResult, error) {
-	msg := tx.MsgPostResult{Job: job, NodesRoot: v.NodesRoot()}
-	for _, r := range outs {
-		if r.Kind != model.RefNode {
-			return msg, fmt.Errorf("job %d: graph output is not a node output", job)
-		}
-		p, err := v.ProveNodeLeaf(r.Index)
-		if err != nil {
-			return msg, err
-		}
-		lp := tx.LeafProof{Index: uint32(p.Index)}
-		for _, h := range p.Roots {
-			lp.Roots = append(lp.Roots, h)
-		}
-		for _, h := range p.Proof {
-			lp.Proof = append(lp.Proof, h)
-		}
-		msg.Outputs = append(msg.Outputs, lp)
-	}
-	return msg, nil
+	return tx.MsgPostResult{Job: job, Outputs: roots}, nil
 }
 
 // Run calls step every interval until ctx ends; errors go to logf and the

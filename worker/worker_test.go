@@ -243,8 +243,9 @@ func TestCheatingWorkersCaught(t *testing.T) {
 		{"corrupt first node", Fault{Corrupt: true, Node: 0, Elem: 0}},
 		{"corrupt middle node", Fault{Corrupt: true, Node: 3, Elem: 2222}},
 		{"corrupt last node", Fault{Corrupt: true, Node: last, Elem: 3199}},
-		{"wrong trace root, right output", Fault{Garble: true, Node: 2}},
+		{"made-up output, trace it cannot open", Fault{Garble: true, Node: 2, Elem: 9}},
 		{"stops answering mid-dispute", Fault{Corrupt: true, Node: 4, Elem: 5, SilentInDispute: true, SilentAfter: 6}},
+		{"never commits its trace", Fault{Corrupt: true, Node: 4, Elem: 5, SilentInDispute: true, SilentAfter: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
