@@ -180,7 +180,7 @@ func TestTeeJobs(t *testing.T) {
 	twoOutputs.Signature = teeSign(wa.key, 1, in, twoOutputs.OutputRoots, sealedOut)
 	res = v.send(wa.key, wrongKey, wa.key, wrongJob, wa.key, wrongInput, wa.key, changedOutput, wa.key, twoOutputs,
 		wb.key, tx.MsgTeePostResult{Job: 1, OutputRoots: outs, SealedOutput: sealedOut, Signature: teeSign(wb.key, 1, in, outs, sealedOut)},
-		wa.key, tx.MsgPostResult{Job: 1, Outputs: []tx.LeafProof{{}}},
+		wa.key, tx.MsgPostResult{Job: 1, Outputs: [][32]byte{{}}},
 		wa.key, tx.MsgTeePostResult{Job: 9, OutputRoots: outs, SealedOutput: sealedOut, Signature: post.Signature},
 		wa.key, post, wa.key, post)
 	expectCode(t, res[0], app.CodeJobSignature, "does not verify under the attested key")

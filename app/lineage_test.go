@@ -94,11 +94,7 @@ func TestLineageRoyalties(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := opml.NewView(m, res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	post, err := worker.ResultMsg(1, v, m.OutputRefs())
+	post, err := worker.ResultMsg(1, m, res.Outputs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,36 +93,61 @@ func TestOpmlRejections(t *testing.T) {
 		t.Fatal(err)
 	}
 	honest, _ := opml.NewView(m, res0)
+	// The lying worker's result is wrong (node 6 is the output) and so is
+	// an earlier node of the trace it commits.
 	lying, _ := opml.NewView(m, res0)
 	if err := lying.Corrupt(2, 0, 40); err != nil {
 		t.Fatal(err)
 	}
-	good, err := worker.ResultMsg(1, lying, m.OutputRefs())
-	if err != nil {
+	if err := lying.Corrupt(6, 0, 40); err != nil {
 		t.Fatal(err)
 	}
-	badProof := good
-	badProof.Outputs = []tx.LeafProof{good.Outputs[0]}
-	badProof.Outputs[0].Proof = append([][32]byte{{1}}, good.Outputs[0].Proof[1:]...)
-	wrongNode := good
-	wrongNode.Outputs = []tx.LeafProof{{Index: 1, Roots: good.Outputs[0].Roots}}
-	res = send(idle, good, wk, badProof, wk, wrongNode, wk, tx.MsgUnregisterWorker{}, wk, tx.MsgPostResult{Job: 7, NodesRoot: good.NodesRoot, Outputs: good.Outputs})
+	lyingRoots, _ := lying.OutputRoots()
+	good := tx.MsgPostResult{Job: 1, Outputs: [][32]byte{lyingRoots[0]}}
+	twoOutputs := tx.MsgPostResult{Job: 1, Outputs: [][32]byte{lyingRoots[0], lyingRoots[0]}}
+	res = send(idle, good, wk, twoOutputs, wk, tx.MsgUnregisterWorker{}, wk, tx.MsgPostResult{Job: 7, Outputs: good.Outputs})
 	expect(res[0], app.CodeOpmlNotAllowed, "is assigned to")
-	expect(res[1], app.CodeOpmlBadResult, "does not verify")
-	expect(res[2], app.CodeOpmlBadResult, "the output is node 6")
-	expect(res[3], app.CodeOpmlState, "holds job 1")
-	expect(res[4], app.CodeOpmlUnknown, "no job 7")
+	expect(res[1], app.CodeOpmlBadResult, "the model has 1 outputs")
+	expect(res[2], app.CodeOpmlState, "holds job 1")
+	expect(res[3], app.CodeOpmlUnknown, "no job 7")
 
 	res = send(ch, tx.MsgChallenge{Job: 1, NodesRoot: honest.NodesRoot()}, wk, good)
 	expect(res[0], app.CodeOpmlState, "only posted results")
 	expect(res[1], app.CodeOK, "")
-	res = send(wk, tx.MsgChallenge{Job: 1, NodesRoot: honest.NodesRoot()}, ch, tx.MsgChallenge{Job: 1, NodesRoot: good.NodesRoot})
+	if j, _ = c.Job(1); j.NodesRoot != (app.OpmlHash{}) || j.OutputRoots[0] != app.OpmlHash(lyingRoots[0]) {
+		t.Fatalf("posted job: nodes root %s, outputs %v", j.NodesRoot, j.OutputRoots)
+	}
+	res = send(wk, tx.MsgChallenge{Job: 1, NodesRoot: honest.NodesRoot()})
 	expect(res[0], app.CodeOpmlNotAllowed, "its own result")
-	expect(res[1], app.CodeOpmlNotAllowed, "nothing to dispute")
 	ok(send(ch, tx.MsgChallenge{Job: 1, NodesRoot: honest.NodesRoot()}))
 	j, _ = c.Job(1)
-	if j.State != app.OpmlJobDisputed || j.Game.Turn != opml.Worker {
-		t.Fatalf("job %s turn %s", j.State, j.Game.Turn)
+	if j.State != app.OpmlJobDisputed || j.Game.Turn != opml.Worker || j.Game.Stage != opml.StageCommit {
+		t.Fatalf("job %s turn %s stage %s", j.State, j.Game.Turn, j.Game.Stage)
+	}
+	// The commit stage: only the worker, only a commitment whose output
+	// leaf carries the posted root.
+	cm, _, err := lying.Answer(j.Game)
+	if err != nil || cm.Kind != opml.MoveCommit {
+		t.Fatalf("commit %s: %v", cm.Kind, err)
+	}
+	commit := tx.MsgDisputeMove{Job: 1, Kind: uint8(cm.Kind), Payload: cm.Encode()}
+	hm, _, _ := honest.Answer(j.Game)
+	res = send(
+		other, commit,
+		ch, commit,
+		wk, tx.MsgDisputeMove{Job: 1, Kind: uint8(hm.Kind), Payload: hm.Encode()},
+		wk, tx.MsgDisputeMove{Job: 1, Kind: uint8(opml.MoveCommit), Payload: cm.Encode()[:40]},
+		wk, tx.MsgDisputeMove{Job: 1, Kind: uint8(opml.MoveReveal), Payload: make([]byte, 64)},
+	)
+	expect(res[0], app.CodeOpmlNotAllowed, "neither the worker nor the challenger")
+	expect(res[1], app.CodeOpmlBadMove, "worker's turn, not the challenger's")
+	expect(res[2], app.CodeOpmlBadMove, "is not the posted value root")
+	expect(res[3], app.CodeOpmlBadMove, "decode commit move")
+	expect(res[4], app.CodeOpmlBadMove, "stage is commit")
+	ok(send(wk, commit))
+	j, _ = c.Job(1)
+	if j.Game.Stage != opml.StageNodes || j.NodesRoot != app.OpmlHash(lying.NodesRoot()) || j.TraceRoot != app.OpmlHash(lying.TraceRoot()) {
+		t.Fatalf("after the commit: stage %s, nodes root %s", j.Game.Stage, j.NodesRoot)
 	}
 	mv, _, err := lying.Answer(j.Game)
 	if err != nil {
@@ -154,6 +179,34 @@ func TestOpmlRejections(t *testing.T) {
 	j, _ = c.Job(1)
 	if j.State != app.OpmlJobRefunded || j.Disputes[0].Winner != "challenger" {
 		t.Fatalf("job %s %+v", j.State, j.Disputes)
+	}
+
+	// Job 2 goes to the remaining worker, which posts the right output.
+	// A challenger whose nodes root is the honest trace's loses in the
+	// commit stage; the commitment then binds the result: the same root
+	// cannot challenge again, another root starts at the descent.
+	ok(send(req, tx.MsgSubmitJob{ModelID: m.ID(), InputsRoot: root, WorkerFee: 100}))
+	if j, _ = c.Job(2); j.State != app.OpmlJobAssigned || j.Worker != apptest.Addr(idle) {
+		t.Fatalf("job 2: %s to %s", j.State, j.Worker)
+	}
+	honestRoots, _ := honest.OutputRoots()
+	ok(send(idle, tx.MsgPostResult{Job: 2, Outputs: [][32]byte{honestRoots[0]}}))
+	ok(send(ch, tx.MsgChallenge{Job: 2, NodesRoot: honest.NodesRoot()}))
+	j, _ = c.Job(2)
+	hc, _, err := honest.Answer(j.Game)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok(send(idle, tx.MsgDisputeMove{Job: 2, Kind: uint8(hc.Kind), Payload: hc.Encode()}))
+	j, _ = c.Job(2)
+	if j.State != app.OpmlJobPosted || len(j.Disputes) != 1 || j.Disputes[0].Winner != "worker" || j.Disputes[0].Moves != 1 || j.NodesRoot != app.OpmlHash(honest.NodesRoot()) {
+		t.Fatalf("job 2 after an equal commitment: %s %+v", j.State, j.Disputes)
+	}
+	res = send(ch, tx.MsgChallenge{Job: 2, NodesRoot: honest.NodesRoot()})
+	expect(res[0], app.CodeOpmlNotAllowed, "nothing to dispute")
+	ok(send(ch, tx.MsgChallenge{Job: 2, NodesRoot: lying.NodesRoot()}))
+	if j, _ = c.Job(2); j.Game.Stage != opml.StageNodes || j.Game.TraceRoot != honest.TraceRoot() {
+		t.Fatalf("second dispute of job 2 starts in stage %s", j.Game.Stage)
 	}
 
 	// Queries serve the records with proofs that verify.
