@@ -22,9 +22,26 @@ type Client struct {
 	// HTTP is the client used; nil means a client like http.DefaultClient
 	// that keeps enough idle connections per node for Parallel.
 	HTTP *http.Client
-	// Parallel is how many chunks move at once; 0 means InFlight's
-	// default.
+	// Parallel is how many requests move chunks at once; 0 means
+	// InFlight's default.
 	Parallel int
+	// Run is how many consecutive chunks one upload-session PUT carries;
+	// 0 means DefaultRun.
+	Run int
+}
+
+// DefaultRun is the chunks per upload-session PUT by default: a request
+// costs about 0.1 ms of CPU on each side besides its bytes (measured on
+// the 2-core development machine), a tenth of a 256 KiB chunk's hashing,
+// sealing and copying, so one request per 1 MiB instead of per chunk takes
+// most of that off; the uploader then holds 2 MiB per request in flight.
+const DefaultRun = 4
+
+func (c *Client) run() int {
+	if c.Run > 0 {
+		return min(c.Run, MaxSessionRun)
+	}
+	return DefaultRun
 }
 
 func (c *Client) http() *http.Client {
@@ -415,8 +432,8 @@ func (c *Client) OpenSessions(ctx context.Context, nodes, ids []string, size int
 
 // UploadSessions is the one-pass upload: write writes the blob's bytes
 // (exactly the sessions' size), each chunk is hashed and sent, as it is
-// written, to every node whose session lacks it (Parallel chunks at
-// once), and at the end the manifest commits each session, whose node
+// written, to every node whose session lacks it (Run chunks per request,
+// Parallel requests at once), and at the end the manifest commits each session, whose node
 // checks the chunks against its root. It returns the manifest (also with
 // an error, once the bytes are all written, so a caller can keep it) and
 // the chunks sent.
@@ -442,22 +459,33 @@ func (c *Client) UploadSessions(ctx context.Context, nodes []string, sessions []
 	defer cancel()
 	var sent atomic.Int64
 	sink := func(i int, data []byte) error {
-		if i >= len(need[0]) {
+		n := max(1, (len(data)+ChunkSize-1)/ChunkSize)
+		if i+n > len(need[0]) {
 			return fmt.Errorf("upload: more than the %d bytes announced: %w", size, ErrTooLarge)
 		}
-		for k, n := range nodes {
-			if !need[k][i] {
-				continue
+		for k, node := range nodes {
+			// Each stretch of chunks this node lacks is one request.
+			for j := 0; j < n; {
+				if !need[k][i+j] {
+					j++
+					continue
+				}
+				e := j + 1
+				for e < n && need[k][i+e] {
+					e++
+				}
+				run := data[j*ChunkSize : min(e*ChunkSize, len(data))]
+				if err := c.putSessionChunks(ctx, node, sessions[k].Session, i+j, e-j, run); err != nil {
+					cancel()
+					return fmt.Errorf("upload to %s: %w", node, err)
+				}
+				sent.Add(int64(e - j))
+				j = e
 			}
-			if err := c.putSessionChunk(ctx, n, sessions[k].Session, i, data); err != nil {
-				cancel()
-				return fmt.Errorf("upload to %s: %w", n, err)
-			}
-			sent.Add(1)
 		}
 		return nil
 	}
-	b := newBuilder(nil, size, c.parallel(), sink)
+	b := newBuilder(nil, size, c.parallel(), c.run(), sink)
 	werr := write(b)
 	l, lerr := b.Layout()
 	switch {
@@ -483,11 +511,14 @@ func (c *Client) UploadSessions(ctx context.Context, nodes []string, sessions []
 	return m, int(sent.Load()), nil
 }
 
-// putSessionChunk sends one chunk to a session. data is the Builder's
-// buffer, lent to the request: it returns only once the transport has
-// closed every body it made of it.
-func (c *Client) putSessionChunk(ctx context.Context, node, id string, i int, data []byte) error {
-	url := baseURL(node) + "/sessions/" + id + "/chunks/" + strconv.Itoa(i)
+// putSessionChunks sends count consecutive chunks, from first, to a
+// session. data is the Builder's buffer, lent to the request: it returns
+// only once the transport has closed every body it made of it.
+func (c *Client) putSessionChunks(ctx context.Context, node, id string, first, count int, data []byte) error {
+	url := baseURL(node) + "/sessions/" + id + "/chunks/" + strconv.Itoa(first)
+	if count > 1 {
+		url += "?count=" + strconv.Itoa(count)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, nil)
 	if err != nil {
 		return fmt.Errorf("PUT %s: %w", url, err)

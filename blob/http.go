@@ -23,7 +23,9 @@ import (
 //
 //	POST /v1/blobs/sessions                        {"size": n} -> SessionStatus
 //	GET  /v1/blobs/sessions/{id}                   -> SessionStatus
-//	PUT  /v1/blobs/sessions/{id}/chunks/{index}    the chunk's bytes -> {"stored": true}
+//	PUT  /v1/blobs/sessions/{id}/chunks/{index}[?count=n]
+//	                                               the bytes of chunks index..index+n-1 (n = 1 by
+//	                                               default, at most MaxSessionRun) -> {"stored": true}
 //	POST /v1/blobs/sessions/{id}                   manifest JSON -> Status (the blob)
 //
 // Errors are JSON {"code", "message"} like the node's API, with codes
@@ -296,20 +298,35 @@ func (h *handler) putSessionChunk(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	count := 1
+	if q := r.URL.Query(); q.Has("count") {
+		c := q.Get("count")
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 || n > MaxSessionRun || strconv.Itoa(n) != c || len(q) != 1 || len(q["count"]) != 1 {
+			writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("query %q: want only count, an integer in [1,%d]", r.URL.RawQuery, MaxSessionRun))
+			return
+		}
+		count = n
+	} else if r.URL.RawQuery != "" {
+		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("query %q: want only count, an integer in [1,%d]", r.URL.RawQuery, MaxSessionRun))
+		return
+	}
+	// Refused before a byte is read when the length announced cannot be
+	// count chunks (the store checks each chunk's length as it reads).
+	if r.ContentLength > int64(count)*ChunkSize {
+		fail(w, fmt.Errorf("request body of %d bytes over %d chunks of %d: %w", r.ContentLength, count, ChunkSize, ErrTooLarge))
+		return
+	}
 	fp := getFrame()
 	defer putFrame(fp)
-	b, err := readBodyInto(*fp, r, ChunkSize)
+	id := r.PathValue("id")
+	b, err := h.s.PutSessionChunks(id, i, count, r.Body, r.ContentLength, *fp)
+	*fp = b[:0]
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	*fp = b
-	id := r.PathValue("id")
-	if err := h.s.PutSessionChunk(id, i, b); err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"session": id, "index": i, "stored": true})
+	writeJSON(w, http.StatusOK, map[string]any{"session": id, "index": i, "count": count, "stored": true})
 }
 
 func (h *handler) commitSession(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -166,6 +167,59 @@ func (s *Store) PutSessionChunk(id string, i int, data []byte) error {
 	if i < 0 || i >= ss.m.Chunks {
 		return fmt.Errorf("upload session %s has %d chunks, no chunk %d: %w", id, ss.m.Chunks, i, ErrNotFound)
 	}
+	return ss.put(i, data)
+}
+
+// MaxSessionRun is the most consecutive chunks one request may carry to a
+// session (PutSessionChunks): 16 MiB of body at most.
+const MaxSessionRun = 64
+
+// PutSessionChunks stores count consecutive chunks of a session from
+// body, starting at chunk first: body holds exactly their bytes, one after
+// the other; announced is its length when known in advance (else -1), and
+// a length that cannot be theirs is refused before anything is read. Each chunk is read into buf (grown if it is too small;
+// returned for reuse), checked and written before the next is read, so a
+// request costs one chunk of memory whatever its count; the chunks before
+// a failure stay stored, like chunks sent one by one.
+func (s *Store) PutSessionChunks(id string, first, count int, body io.Reader, announced int64, buf []byte) ([]byte, error) {
+	ss, err := s.session(id)
+	if err != nil {
+		return buf, err
+	}
+	if count < 1 || count > MaxSessionRun {
+		return buf, fmt.Errorf("upload session %s: %d chunks in one request, want 1 to %d: %w", id, count, MaxSessionRun, ErrTooLarge)
+	}
+	if first < 0 || first+count > ss.m.Chunks {
+		return buf, fmt.Errorf("upload session %s has %d chunks, no chunks %d to %d: %w", id, ss.m.Chunks, first, first+count-1, ErrNotFound)
+	}
+	if want := min(int64(first+count)*ChunkSize, ss.m.Size) - int64(first)*ChunkSize; announced >= 0 && announced != want {
+		return buf, fmt.Errorf("upload session %s: %d bytes for chunks %d to %d, which are %d: %w", id, announced, first, first+count-1, want, ErrBadProof)
+	}
+	if cap(buf) < ChunkSize {
+		buf = make([]byte, ChunkSize)
+	}
+	for i := first; i < first+count; i++ {
+		d := buf[:ss.m.ChunkLen(i)]
+		if _, err := io.ReadFull(body, d); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return buf, fmt.Errorf("upload session %s: the body ends within chunk %d of %d to %d: %w", id, i, first, first+count-1, ErrBadProof)
+			}
+			return buf, fmt.Errorf("upload session %s: read chunk %d: %w", id, i, err)
+		}
+		if err := ss.put(i, d); err != nil {
+			return buf, err
+		}
+	}
+	var one [1]byte
+	if n, _ := body.Read(one[:]); n > 0 {
+		return buf, fmt.Errorf("upload session %s: the body is longer than chunks %d to %d: %w", id, first, first+count-1, ErrBadProof)
+	}
+	return buf, nil
+}
+
+// put stores chunk i (in range) of the session.
+func (ss *session) put(i int, data []byte) error {
+	id := ss.id
 	if len(data) != ss.m.ChunkLen(i) {
 		return fmt.Errorf("upload session %s: chunk %d is %d bytes, want %d: %w", id, i, len(data), ss.m.ChunkLen(i), ErrBadProof)
 	}

@@ -5,10 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -277,4 +282,112 @@ func FuzzDecodeSessionRequest(f *testing.F) {
 			t.Fatalf("%q decoded to %+v, which does not round-trip: %v", b, q, err)
 		}
 	})
+}
+
+// Chunks go to a session Run at a time, one request per stretch of
+// consecutive chunks the node lacks; a request carrying several chunks is
+// refused whole when its length cannot be theirs, and stores the chunks
+// before a body that ends early.
+func TestSessionRuns(t *testing.T) {
+	data := randBytes(6*ChunkSize+9, 21)
+	l, _ := BuildBytes(data)
+	chunk := func(i int) []byte { return data[i*ChunkSize : min(len(data), (i+1)*ChunkSize)] }
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var puts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			mu.Lock()
+			puts = append(puts, r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]+"?"+r.URL.RawQuery)
+			mu.Unlock()
+		}
+		NewHandler(s).ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	for _, c := range []struct {
+		run   int
+		have  []int
+		wants []string
+	}{
+		{1, nil, []string{"0?", "1?", "2?", "3?", "4?", "5?", "6?"}},
+		{0, nil, []string{"0?count=4", "4?count=3"}},
+		{3, nil, []string{"0?count=3", "3?count=3", "6?"}},
+		{4, []int{1, 3}, []string{"0?", "2?", "4?count=3"}},
+		{100, []int{6}, []string{"0?count=6"}},
+	} {
+		name := fmt.Sprintf("run %d, node has %v", c.run, c.have)
+		cl := Client{Parallel: 1, Run: c.run}
+		ss, err := cl.OpenSessions(ctx, []string{srv.URL}, nil, int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range c.have {
+			if err := s.PutSessionChunk(ss[0].Session, i, chunk(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ss, _ = cl.OpenSessions(ctx, []string{srv.URL}, []string{ss[0].Session}, int64(len(data)))
+		mu.Lock()
+		puts = nil
+		mu.Unlock()
+		m, sent, err := cl.UploadSessions(ctx, []string{srv.URL}, ss, writeAll(data))
+		if err != nil || m != l.Manifest || sent != m.Chunks-len(c.have) {
+			t.Fatalf("%s: %+v sent %d, %v", name, m, sent, err)
+		}
+		mu.Lock()
+		got := slices.Clone(puts)
+		mu.Unlock()
+		if !slices.Equal(got, c.wants) {
+			t.Errorf("%s: requests %v, want %v", name, got, c.wants)
+		}
+		var out bytes.Buffer
+		if err := Fetch(ctx, m.Root, []string{srv.URL}, &out); err != nil || !bytes.Equal(out.Bytes(), data) {
+			t.Fatalf("%s: fetch: %v", name, err)
+		}
+	}
+
+	// Bad runs: nothing stored, the session still open.
+	st, _ := s.OpenSession(int64(len(data)))
+	u := srv.URL + Prefix + "/sessions/" + st.Session + "/chunks/"
+	for _, c := range []struct {
+		name, path string
+		body       []byte
+		status     int
+		code       string
+	}{
+		{"count 0", "0?count=0", nil, 400, "bad_request"},
+		{"count over the limit", "0?count=65", nil, 400, "bad_request"},
+		{"count not canonical", "0?count=02", data[:2*ChunkSize], 400, "bad_request"},
+		{"count twice", "0?count=2&count=2", data[:2*ChunkSize], 400, "bad_request"},
+		{"other query", "0?n=2", data[:2*ChunkSize], 400, "bad_request"},
+		{"past the last chunk", "5?count=3", data[5*ChunkSize:], 404, "not_found"},
+		{"one byte short", "0?count=2", data[:2*ChunkSize-1], 422, "bad_proof"},
+		{"one byte long", "5?count=2", append(bytes.Clone(data[5*ChunkSize:]), 0), 422, "bad_proof"},
+		{"over count chunks", "0?count=2", data[:2*ChunkSize+1], 413, "too_large"},
+	} {
+		status, e := call(t, http.MethodPut, u+c.path, c.body)
+		if status != c.status || e.Code != c.code {
+			t.Errorf("%s: %d %+v, want %d %s", c.name, status, e, c.status, c.code)
+		}
+	}
+	if got, err := s.SessionStatus(st.Session); err != nil || len(got.Missing) != 7 {
+		t.Fatalf("after bad runs: %+v %v", got, err)
+	}
+	// A body cut short without a length announced keeps the whole chunks
+	// before the cut.
+	_, err = s.PutSessionChunks(st.Session, 0, 3, bytes.NewReader(data[:2*ChunkSize+10]), -1, nil)
+	if !errors.Is(err, ErrBadProof) || !strings.Contains(err.Error(), "ends within chunk 2") {
+		t.Fatalf("short body: %v", err)
+	}
+	if got, _ := s.SessionStatus(st.Session); !slices.Equal(got.Missing, []int{2, 3, 4, 5, 6}) {
+		t.Fatalf("after a short body: missing %v", got.Missing)
+	}
+	_, err = s.PutSessionChunks(st.Session, 5, 2, bytes.NewReader(append(bytes.Clone(data[5*ChunkSize:]), 1)), -1, nil)
+	if !errors.Is(err, ErrBadProof) || !strings.Contains(err.Error(), "longer than chunks 5 to 6") {
+		t.Fatalf("long body: %v", err)
+	}
 }

@@ -17,9 +17,13 @@ func TestBuilderMatchesBuildBytes(t *testing.T) {
 		for i := range data {
 			data[i] = byte(r.Uint32())
 		}
-		for _, piece := range []int{1 << 10, 64<<10 + 16, ChunkSize, 1 << 20} {
+		for k, piece := range []int{1 << 10, 64<<10 + 16, ChunkSize, 1 << 20} {
 			var out bytes.Buffer
 			b := NewBuilder(&out, MaxSize)
+			if k%2 == 1 {
+				// Runs of 3 chunks (an upload session's requests).
+				b = newBuilder(&out, MaxSize, 2, 3, nil)
+			}
 			for p := data; len(p) > 0; {
 				k := min(len(p), piece)
 				if n, err := b.Write(p[:k]); n != k || err != nil {
