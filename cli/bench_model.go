@@ -27,6 +27,7 @@ import (
 	"github.com/provena/provena/onnx"
 	"github.com/provena/provena/ops"
 	"github.com/provena/provena/tensor"
+	"github.com/provena/provena/worker"
 )
 
 func init() { benchCommands = append(benchCommands, newBenchModelCmd) }
@@ -51,13 +52,16 @@ func newBenchModelCmd() *cobra.Command {
 	var f benchModelFlags
 	cmd := &cobra.Command{
 		Use:   "model MODEL.pvm|MODEL.onnx",
-		Short: "Time a model under Provena (plain and traced) against onnxruntime on the same input and threads",
+		Short: "Time a model under Provena (plain, optimistic job, traced) against onnxruntime on the same input and threads",
 		Long: `Runs the model under onnxruntime-node (scripts/ort_ref.js, as a child
-process) and under Provena, plain and with the full trace, on the same input
-with the same thread count, and prints p50 latency over --repeat runs after
-one warm-up, throughput, the ratios Provena/onnxruntime and traced/plain, and
-peak memory (Provena: this process's VmHWM, reset before each run so plain and
-traced get their own; onnxruntime: the node child's max RSS).
+process) and under Provena on the same input with the same thread count:
+plain; as an optimistic job's worker runs it (plain, then the value roots of
+the graph outputs, which is all a result posts); and with the full trace (what
+a challenged worker re-runs, and every job paid before the trace was
+deferred to a challenge). It prints p50 latency over --repeat runs after one
+warm-up, throughput, the ratios Provena/onnxruntime, optimistic/plain and
+traced/plain, and peak memory (Provena: this process's VmHWM, reset before
+each run so each kind gets its own; onnxruntime: the node child's max RSS).
 
 The ONNX file is MODEL.onnx next to the package unless --onnx says otherwise.
 MODEL may also be an ONNX file, imported at --input-shape for Provena and
@@ -95,26 +99,31 @@ type benchSide struct {
 }
 
 type benchModelReport struct {
-	Model            string    `json:"model"`
-	ModelID          string    `json:"model_id"`
-	ONNX             string    `json:"onnx"`
-	Input            string    `json:"input"`
-	Shape            []int     `json:"shape"`
-	Threads          int       `json:"threads"`
-	Repeat           int       `json:"repeat"`
-	GOMAXPROCS       int       `json:"gomaxprocs"`
-	Kernels          string    `json:"kernels"` // "avx2" needs a GOEXPERIMENT=simd build
-	ORT              benchSide `json:"onnxruntime"`
-	Plain            benchSide `json:"provena_plain"`
-	Traced           benchSide `json:"provena_traced"`
-	RatioProvenaORT  float64   `json:"ratio_provena_ort"`
-	RatioTracedPlain float64   `json:"ratio_traced_plain"`
+	Model      string    `json:"model"`
+	ModelID    string    `json:"model_id"`
+	ONNX       string    `json:"onnx"`
+	Input      string    `json:"input"`
+	Shape      []int     `json:"shape"`
+	Threads    int       `json:"threads"`
+	Repeat     int       `json:"repeat"`
+	GOMAXPROCS int       `json:"gomaxprocs"`
+	Kernels    string    `json:"kernels"` // "avx2" needs a GOEXPERIMENT=simd build
+	ORT        benchSide `json:"onnxruntime"`
+	Plain      benchSide `json:"provena_plain"`
+	Traced     benchSide `json:"provena_traced"`
+	// Optimistic is an optimistic job's result: a plain run and the value
+	// roots of its graph outputs (worker.OutputRoots).
+	Optimistic           benchSide `json:"provena_optimistic"`
+	RatioProvenaORT      float64   `json:"ratio_provena_ort"`
+	RatioTracedPlain     float64   `json:"ratio_traced_plain"`
+	RatioOptimisticPlain float64   `json:"ratio_optimistic_plain"`
 	// The same ratios in CPU time, steadier than wall time on a loaded machine.
-	CPURatioProvenaORT  float64  `json:"cpu_ratio_provena_ort"`
-	CPURatioTracedPlain float64  `json:"cpu_ratio_traced_plain"`
-	CPUProfile          string   `json:"cpuprofile,omitempty"`
-	Ops                 []opTime `json:"ops,omitempty"`
-	ProvenaPeakSource   string   `json:"provena_peak_source"`
+	CPURatioProvenaORT      float64  `json:"cpu_ratio_provena_ort"`
+	CPURatioTracedPlain     float64  `json:"cpu_ratio_traced_plain"`
+	CPURatioOptimisticPlain float64  `json:"cpu_ratio_optimistic_plain"`
+	CPUProfile              string   `json:"cpuprofile,omitempty"`
+	Ops                     []opTime `json:"ops,omitempty"`
+	ProvenaPeakSource       string   `json:"provena_peak_source"`
 }
 
 func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
@@ -183,7 +192,7 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 	rep := benchModelReport{
 		Model: pkg, ModelID: fmt.Sprintf("%x", m.ID()), ONNX: onnxPath, Input: inputDesc, Shape: in.Shape,
 		Threads: f.threads, Repeat: f.repeat, GOMAXPROCS: runtime.GOMAXPROCS(0), Kernels: kernels.Path(),
-		ProvenaPeakSource: "VmHWM of the provena process (plain and traced runs together)",
+		ProvenaPeakSource: "VmHWM of the provena process (plain, optimistic and traced runs together)",
 	}
 
 	progress("onnxruntime: %s, %d threads, 1 warm-up + %d runs", filepath.Base(onnxPath), f.threads, f.repeat)
@@ -205,74 +214,86 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 	inputs := map[string]*tensor.Tensor{in.Name: x}
 	var cpuMS float64 // CPU time of the last run
 	// The kernel's peak RSS is reset before each run where Linux allows it
-	// (clear_refs 5), so plain and traced runs get their own peaks.
+	// (clear_refs 5), so each kind of run gets its own peak.
 	perRun := benchResetHWM() == nil
-	var peak [2]int64 // plain, traced
-	run := func(trace bool) (float64, error) {
+	// The three kinds of run, in the order they alternate.
+	sides := []struct {
+		side  *benchSide
+		name  string
+		trace bool
+		roots bool // an optimistic job's result: plain, then the output roots
+	}{
+		{&rep.Plain, "provena", false, false},
+		{&rep.Optimistic, "provena plain + out roots", false, true},
+		{&rep.Traced, "provena traced", true, false},
+	}
+	peak := make([]int64, len(sides))
+	run := func(k int) (float64, error) {
 		if perRun {
 			perRun = benchResetHWM() == nil
 		}
 		c0 := benchCPUTime()
 		start := time.Now()
-		_, err := infer.Run(m, inputs, infer.Options{Threads: f.threads, Trace: trace})
+		res, err := infer.Run(m, inputs, infer.Options{Threads: f.threads, Trace: sides[k].trace})
+		if err == nil && sides[k].roots {
+			_, _, err = worker.OutputRoots(m, res.Outputs)
+		}
 		wall := float64(time.Since(start).Nanoseconds()) / 1e6
 		cpuMS = float64(benchCPUTime()-c0) / 1e6
 		if hwm, herr := benchVmHWM(); herr == nil && perRun {
-			side := 0
-			if trace {
-				side = 1
-			}
-			peak[side] = max(peak[side], hwm)
+			peak[k] = max(peak[k], hwm)
 		}
-		return wall, err
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", sides[k].name, err)
+		}
+		return wall, nil
 	}
-	progress("provena: warm-up, plain and traced")
-	if rep.Plain.FirstMS, err = run(false); err != nil {
-		pprof.StopCPUProfile()
-		return fmt.Errorf("bench model: provena: %w", err)
+	progress("provena: warm-up, plain, optimistic and traced")
+	for k, s := range sides {
+		if s.side.FirstMS, err = run(k); err != nil {
+			pprof.StopCPUProfile()
+			return fmt.Errorf("bench model: %w", err)
+		}
 	}
-	if rep.Traced.FirstMS, err = run(true); err != nil {
-		pprof.StopCPUProfile()
-		return fmt.Errorf("bench model: provena traced: %w", err)
-	}
-	// Plain and traced runs alternate, so that drift in the machine's speed
-	// (other load, frequency) falls on both alike.
+	// The kinds of run alternate, so that drift in the machine's speed
+	// (other load, frequency) falls on all alike.
 	for i := range f.repeat {
 		progress("provena: run %d/%d", i+1, f.repeat)
-		p, err := run(false)
-		if err != nil {
-			pprof.StopCPUProfile()
-			return fmt.Errorf("bench model: provena: %w", err)
+		for k, s := range sides {
+			t, err := run(k)
+			if err != nil {
+				pprof.StopCPUProfile()
+				return fmt.Errorf("bench model: %w", err)
+			}
+			s.side.RunsMS = append(s.side.RunsMS, t)
+			s.side.CPURunsMS = append(s.side.CPURunsMS, cpuMS)
 		}
-		rep.Plain.CPURunsMS = append(rep.Plain.CPURunsMS, cpuMS)
-		t, err := run(true)
-		if err != nil {
-			pprof.StopCPUProfile()
-			return fmt.Errorf("bench model: provena traced: %w", err)
-		}
-		rep.Plain.RunsMS = append(rep.Plain.RunsMS, p)
-		rep.Traced.RunsMS = append(rep.Traced.RunsMS, t)
-		rep.Traced.CPURunsMS = append(rep.Traced.CPURunsMS, cpuMS)
 	}
 	pprof.StopCPUProfile()
-	if perRun {
+	hwm, hwmErr := benchVmHWM()
+	switch {
+	case perRun:
 		rep.ProvenaPeakSource = "VmHWM of the provena process, reset before each run (the process also holds the model and the input)"
-		rep.Plain.PeakRSSBytes, rep.Traced.PeakRSSBytes = peak[0], peak[1]
-	} else if hwm, err := benchVmHWM(); err == nil {
-		rep.Plain.PeakRSSBytes, rep.Traced.PeakRSSBytes = hwm, hwm
-	} else {
-		rep.ProvenaPeakSource = "unavailable: " + err.Error()
+	case hwmErr != nil:
+		rep.ProvenaPeakSource = "unavailable: " + hwmErr.Error()
 	}
-	for _, s := range []*benchSide{&rep.Plain, &rep.Traced} {
-		s.P50MS = benchMedian(s.RunsMS)
-		s.CPUP50MS = benchMedian(s.CPURunsMS)
-		s.PerSecond = benchPerSecond(s.P50MS)
+	for k, s := range sides {
+		s.side.Runtime = s.name
+		s.side.P50MS = benchMedian(s.side.RunsMS)
+		s.side.CPUP50MS = benchMedian(s.side.CPURunsMS)
+		s.side.PerSecond = benchPerSecond(s.side.P50MS)
+		if perRun {
+			s.side.PeakRSSBytes = peak[k]
+		} else if hwmErr == nil {
+			s.side.PeakRSSBytes = hwm
+		}
 	}
-	rep.Plain.Runtime, rep.Traced.Runtime = "provena", "provena traced"
 	rep.RatioProvenaORT = rep.Plain.P50MS / rep.ORT.P50MS
 	rep.RatioTracedPlain = rep.Traced.P50MS / rep.Plain.P50MS
+	rep.RatioOptimisticPlain = rep.Optimistic.P50MS / rep.Plain.P50MS
 	rep.CPURatioProvenaORT = rep.Plain.CPUP50MS / rep.ORT.CPUP50MS
 	rep.CPURatioTracedPlain = rep.Traced.CPUP50MS / rep.Plain.CPUP50MS
+	rep.CPURatioOptimisticPlain = rep.Optimistic.CPUP50MS / rep.Plain.CPUP50MS
 
 	if f.ops > 0 {
 		progress("provena: timing each node alone")
@@ -294,12 +315,14 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 func printBenchModel(w io.Writer, r benchModelReport) {
 	fmt.Fprintf(w, "model %s (id %s)\n", r.Model, benchShortHex(r.ModelID))
 	fmt.Fprintf(w, "input %v (%s), threads %d, p50 of %d runs after 1 warm-up, %s kernels\n", r.Shape, r.Input, r.Threads, r.Repeat, r.Kernels)
-	for _, s := range []benchSide{r.ORT, r.Plain, r.Traced} {
-		fmt.Fprintf(w, "  %-24s p50 %9.2f ms  cpu %9.2f ms  first %9.2f ms  %7.2f inf/s  peak %s\n",
+	for _, s := range []benchSide{r.ORT, r.Plain, r.Optimistic, r.Traced} {
+		fmt.Fprintf(w, "  %-26s p50 %9.2f ms  cpu %9.2f ms  first %9.2f ms  %7.2f inf/s  peak %s\n",
 			s.Runtime, s.P50MS, s.CPUP50MS, s.FirstMS, s.PerSecond, benchMiB(s.PeakRSSBytes))
 	}
 	fmt.Fprintf(w, "provena/onnxruntime %.2fx (cpu %.2fx)   traced/plain %.3fx (cpu %.3fx)\n",
 		r.RatioProvenaORT, r.CPURatioProvenaORT, r.RatioTracedPlain, r.CPURatioTracedPlain)
+	fmt.Fprintf(w, "optimistic job (plain + output roots)/plain %.3fx (cpu %.3fx); the trace is run only by a challenged worker\n",
+		r.RatioOptimisticPlain, r.CPURatioOptimisticPlain)
 	if len(r.Ops) > 0 {
 		fmt.Fprintf(w, "CPU time by op type (each node run alone, median of 3):\n")
 		for _, o := range r.Ops {

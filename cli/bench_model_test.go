@@ -108,12 +108,12 @@ func TestBenchModelCommand(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("report %q: %v", out.String(), err)
 	}
-	for _, s := range []benchSide{rep.ORT, rep.Plain, rep.Traced} {
+	for _, s := range []benchSide{rep.ORT, rep.Plain, rep.Optimistic, rep.Traced} {
 		if len(s.RunsMS) != 1 || s.P50MS <= 0 || s.PeakRSSBytes <= 0 || s.Runtime == "" {
 			t.Errorf("incomplete figures %+v", s)
 		}
 	}
-	if rep.RatioProvenaORT <= 0 || rep.RatioTracedPlain <= 0 || len(rep.Ops) != 3 || rep.ModelID == "" {
+	if rep.RatioProvenaORT <= 0 || rep.RatioTracedPlain <= 0 || rep.RatioOptimisticPlain <= 0 || len(rep.Ops) != 3 || rep.ModelID == "" {
 		t.Errorf("incomplete report %+v", rep)
 	}
 }

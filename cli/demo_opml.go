@@ -239,7 +239,7 @@ func (d *demoEnv) play(ctx context.Context, id uint64, steps ...func() error) (*
 			case app.OpmlJobAssigned:
 				fmt.Fprintf(w, "block %-4d job %d assigned to %s, result due by block %d\n", j.Submitted, id, name(j.Worker), j.Deadline)
 			case app.OpmlJobPosted:
-				fmt.Fprintf(w, "block %-4d job %d result posted by %s (trace root %s…); challenge window until block %d\n", j.Posted, id, name(j.Worker), j.TraceRoot.String()[:12], j.Deadline)
+				fmt.Fprintf(w, "block %-4d job %d result posted by %s (output root %s…, from a plain run: no trace unless challenged); challenge window until block %d\n", j.Posted, id, name(j.Worker), j.OutputRoots[0].String()[:12], j.Deadline)
 			case app.OpmlJobDisputed:
 				fmt.Fprintf(w, "block %-4d job %d challenged by %s (bond %s): the dispute is bisected on chain\n", j.DisputeStarted, id, name(j.Challenger), upv(app.DefaultOpmlParams().ChallengeBond))
 			case app.OpmlJobFinal:
@@ -267,7 +267,13 @@ func (d *demoEnv) play(ctx context.Context, id uint64, steps ...func() error) (*
 		}
 		if j.State == app.OpmlJobDisputed && j.Game != nil && j.Game.Stage != stage {
 			stage = j.Game.Stage
-			fmt.Fprintf(w, "block %-4d job %d dispute stage %q after %d moves, %s to move\n", h, id, stage, j.Game.Moves, j.Game.Turn)
+			committed := ""
+			if stage == opml.StageCommit {
+				committed = " (the worker re-runs the input traced and commits its trace)"
+			} else if j.TraceRoot != (app.OpmlHash{}) {
+				committed = fmt.Sprintf(" (worker's trace root %s…)", j.TraceRoot.String()[:12])
+			}
+			fmt.Fprintf(w, "block %-4d job %d dispute stage %q after %d moves, %s to move%s\n", h, id, stage, j.Game.Moves, j.Game.Turn, committed)
 		}
 		if j.State == app.OpmlJobFinal || j.State == app.OpmlJobRefunded {
 			return j, nil

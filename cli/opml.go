@@ -349,9 +349,12 @@ func newJobShowCmd() *cobra.Command {
 			fmt.Fprintf(w, "job %d: %s\n  model %s, requester %s, worker %s\n  escrow %d + %d %s\n", j.ID, j.State, j.ModelID, j.Requester, j.Worker, j.ModelFee, j.WorkerFee, app.Denom)
 			printModeSummary(w, sum)
 			if j.Posted > 0 {
-				fmt.Fprintf(w, "  result at %d: trace root %s\n", j.Posted, j.TraceRoot)
+				fmt.Fprintf(w, "  result at %d\n", j.Posted)
 				for k, r := range j.OutputRoots {
 					fmt.Fprintf(w, "  output %d root %s\n", k, r)
+				}
+				if j.TraceRoot != (app.OpmlHash{}) {
+					fmt.Fprintf(w, "  worker's trace root %s (committed when challenged)\n", j.TraceRoot)
 				}
 			}
 			if j.Game != nil {
