@@ -93,7 +93,9 @@ func (p Party) String() string {
 	return "none"
 }
 
-// Stage is where a game stands; the party to move is Game.Turn.
+// Stage is where a game stands; the party to move is Game.Turn. Games are
+// stored by stage number, so a new stage takes a new number (the commit
+// stage, which comes first, is 7).
 type Stage uint8
 
 const (
