@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -148,10 +149,13 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	// An interrupted add resumes: the first run loses its connection after
 	// one chunk, the second uploads the rest of the same blob and registers.
 	fs0, _ := blob.Open(filepath.Join(dir, "flaky"))
-	var puts, conns atomic.Int64
+	var puts, chunks, conns atomic.Int64
 	flaky := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && puts.Add(1) == 2 {
 			panic(http.ErrAbortHandler) // drop the connection
+		}
+		if r.Method == http.MethodPut {
+			chunks.Add(putChunks(t, r))
 		}
 		blob.NewHandler(fs0).ServeHTTP(w, r)
 	}))
@@ -199,7 +203,7 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	if err != nil || len(stFirst.Missing) == 0 {
 		t.Fatalf("after the drop: %+v %v", stFirst, err)
 	}
-	putsFirst := puts.Load()
+	chunksFirst := chunks.Load()
 	outFlaky, err := runCLI(addFlaky...)
 	if err != nil {
 		t.Fatalf("resumed add: %v", err)
@@ -213,7 +217,7 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	if blobs, _ := filepath.Glob(filepath.Join(fs0.Dir(), "[0-9a-f]*")); len(blobs) != 1 {
 		t.Fatalf("the resume made %d blobs in the store", len(blobs))
 	}
-	if got := puts.Load() - putsFirst; got != int64(len(stFirst.Missing)) {
+	if got := chunks.Load() - chunksFirst; got != int64(len(stFirst.Missing)) {
 		t.Fatalf("resume sent %d chunks, %d were missing", got, len(stFirst.Missing))
 	}
 	if left, _ := filepath.Glob(filepath.Join(home, "data", "pending", "*")); len(left) != 0 {
@@ -357,24 +361,29 @@ func TestDataUploadResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var puts, failAt atomic.Int64
+	var puts, chunks, failAt atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && puts.Add(1) == failAt.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(`{"code":"internal","message":"down for a moment"}`))
 			return
 		}
+		if r.Method == http.MethodPut {
+			chunks.Add(putChunks(t, r))
+		}
 		blob.NewHandler(s).ServeHTTP(w, r)
 	}))
 	defer srv.Close()
 	id, _ := vault.AccountIdentity(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)))
-	e := &dataEnv{f: &dataFlags{ledgerFlags: ledgerFlags{home: dir}}, blobs: []string{srv.URL}, id: id, bc: blob.Client{Parallel: 1}}
+	// Two chunks per request, one request at a time: the second request
+	// fails, so the first two chunks are stored.
+	e := &dataEnv{f: &dataFlags{ledgerFlags: ledgerFlags{home: dir}}, blobs: []string{srv.URL}, id: id, bc: blob.Client{Parallel: 1, Run: 2}}
 	in := filepath.Join(dir, "in")
 	plain := bytes.Repeat([]byte("one pass, then resumed\n"), 60_000) // 6 chunks encrypted
 	os.WriteFile(in, plain, 0o600)
 	ctx := context.Background()
 
-	failAt.Store(3)
+	failAt.Store(2)
 	if _, _, _, err := e.encryptUploadResumable(ctx, in, io.Discard); err == nil {
 		t.Fatal("upload through a failing node succeeded")
 	}
@@ -384,12 +393,12 @@ func TestDataUploadResume(t *testing.T) {
 		t.Fatalf("pending files: %v", files)
 	}
 	failAt.Store(0)
-	before := puts.Load()
+	before := chunks.Load()
 	key, m, finish, err := e.encryptUploadResumable(ctx, in, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := puts.Load() - before; got != int64(m.Chunks-2) {
+	if got := chunks.Load() - before; got != int64(m.Chunks-2) {
 		t.Fatalf("resume sent %d chunks, want %d of %d", got, m.Chunks-2, m.Chunks)
 	}
 	out := filepath.Join(dir, "out")
@@ -465,4 +474,18 @@ func TestDataUploadResume(t *testing.T) {
 	if !errors.Is(err, blob.ErrOldFormat) || !strings.Contains(err.Error(), "left by an earlier build") || !strings.Contains(err.Error(), "remove the directory") {
 		t.Fatalf("pending state of format 1: %v", err)
 	}
+}
+
+// putChunks is how many chunks a blob PUT carries: an upload session's
+// ?count, else one.
+func putChunks(t *testing.T, r *http.Request) int64 {
+	c := r.URL.Query().Get("count")
+	if c == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(c)
+	if err != nil {
+		t.Errorf("PUT %s: count %q", r.URL, c)
+	}
+	return int64(n)
 }
