@@ -62,9 +62,10 @@ var defaultHTTP = func() *http.Client {
 
 func (c *Client) parallel() int { return c.InFlight() }
 
-// InFlight is how many chunks move at once: Parallel, or by default one
-// per CPU between 4 and 16, since each chunk in flight costs a request's
-// latency plus a SHA-256 and a file on each side.
+// InFlight is how many requests move chunks at once (one chunk each when
+// fetching, up to Run chunks each when uploading to a session): Parallel,
+// or by default one per CPU between 4 and 16, since each request in flight
+// costs its latency plus leaf hashing and a file write on each side.
 func (c Client) InFlight() int {
 	if c.Parallel > 0 {
 		return c.Parallel
