@@ -481,3 +481,20 @@ func TestWrapAndAdmit(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLeafHash compares a chunk's leaf hash with the SHA-256 leaf of
+// package merkle that blob format 1 used (docs/data.md has the figures).
+func BenchmarkLeafHash(b *testing.B) {
+	chunk := randBytes(ChunkSize, 3)
+	for _, c := range []struct {
+		name string
+		leaf func([]byte) merkle.Hash
+	}{{"blake3", LeafHash}, {"sha256", merkle.LeafHash}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(ChunkSize)
+			for b.Loop() {
+				c.leaf(chunk)
+			}
+		})
+	}
+}
