@@ -167,6 +167,9 @@ func (s *Store) PutSessionChunk(id string, i int, data []byte) error {
 	if i < 0 || i >= ss.m.Chunks {
 		return fmt.Errorf("upload session %s has %d chunks, no chunk %d: %w", id, ss.m.Chunks, i, ErrNotFound)
 	}
+	if len(data) == ss.m.ChunkLen(i) {
+		allocRange(ss.data, int64(i)*ChunkSize, int64(len(data)))
+	}
 	return ss.put(i, data)
 }
 
@@ -198,6 +201,8 @@ func (s *Store) PutSessionChunks(id string, first, count int, body io.Reader, an
 	if cap(buf) < ChunkSize {
 		buf = make([]byte, ChunkSize)
 	}
+	// One allocation for the run rather than one per chunk (see allocRange).
+	allocRange(ss.data, int64(first)*ChunkSize, min(int64(first+count)*ChunkSize, ss.m.Size)-int64(first)*ChunkSize)
 	for i := first; i < first+count; i++ {
 		d := buf[:ss.m.ChunkLen(i)]
 		if _, err := io.ReadFull(body, d); err != nil {
@@ -217,7 +222,8 @@ func (s *Store) PutSessionChunks(id string, first, count int, body io.Reader, an
 	return buf, nil
 }
 
-// put stores chunk i (in range) of the session.
+// put stores chunk i (in range) of the session, whose disk blocks the
+// caller has allocated.
 func (ss *session) put(i int, data []byte) error {
 	id := ss.id
 	if len(data) != ss.m.ChunkLen(i) {
@@ -237,7 +243,6 @@ func (ss *session) put(i int, data []byte) error {
 	ss.busy[i], ss.have[i] = true, false
 	ss.mu.Unlock()
 	leaf, crc := LeafHash(data), checksum(data)
-	allocRange(ss.data, int64(i)*ChunkSize, int64(len(data)))
 	_, werr := ss.data.WriteAt(data, int64(i)*ChunkSize)
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
