@@ -113,7 +113,7 @@ func TestBenchModelCommand(t *testing.T) {
 			t.Errorf("incomplete figures %+v", s)
 		}
 	}
-	if rep.RatioProvenaORT <= 0 || rep.RatioTracedPlain <= 0 || rep.RatioOptimisticPlain <= 0 || len(rep.Ops) != 3 || rep.ModelID == "" {
+	if rep.RatioProvenaORT <= 0 || rep.RatioTracedPlain <= 0 || rep.RatioOptimisticPlain <= 0 || rep.OutputRootsMS <= 0 || len(rep.Ops) != 3 || rep.ModelID == "" {
 		t.Errorf("incomplete report %+v", rep)
 	}
 }
