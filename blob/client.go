@@ -434,8 +434,8 @@ func (c *Client) OpenSessions(ctx context.Context, nodes, ids []string, size int
 // UploadSessions is the one-pass upload: write writes the blob's bytes
 // (exactly the sessions' size), each chunk is hashed and sent, as it is
 // written, to every node whose session lacks it (Run chunks per request,
-// Parallel requests at once), and at the end the manifest commits each session, whose node
-// checks the chunks against its root. It returns the manifest (also with
+// Parallel requests at once), and at the end the manifest commits each
+// session, whose node checks the chunks against its root. It returns the manifest (also with
 // an error, once the bytes are all written, so a caller can keep it) and
 // the chunks sent.
 func (c *Client) UploadSessions(ctx context.Context, nodes []string, sessions []SessionStatus, write func(io.Writer) error) (Manifest, int, error) {
