@@ -54,6 +54,25 @@ func BenchmarkDepthwiseS1(b *testing.B) {
 	}
 }
 
+// BenchmarkDepthwiseRow times one output row of a strided depthwise
+// convolution (det's stride-2 blocks) from its taps' input rows.
+func BenchmarkDepthwiseRow(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, sz := range [][2]int{{160, 9}, {80, 25}, {40, 25}} {
+		ow, nt := sz[0], sz[1]
+		taps := make([][]float32, nt)
+		for i := range taps {
+			taps[i] = randSlice(r, ow)
+		}
+		w, out := randSlice(r, nt), make([]float32, ow)
+		b.Run(fmt.Sprintf("%d-taps%d", ow, nt), func(b *testing.B) {
+			for b.Loop() {
+				DepthwiseRow(out, taps, w, 0.5)
+			}
+		})
+	}
+}
+
 // BenchmarkGemmRemainderRows times a product whose row count leaves two
 // rows after the six-row tiles (32 output channels).
 func BenchmarkGemmRemainderRows(b *testing.B) {

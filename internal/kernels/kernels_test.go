@@ -133,7 +133,7 @@ func TestDepthwisePathsAgree(t *testing.T) {
 
 func TestDepthwiseRowPathsAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, c := range []struct{ ow, taps int }{{1, 1}, {7, 9}, {8, 9}, {16, 25}, {37, 9}, {160, 25}, {20, 50}} {
+	for _, c := range []struct{ ow, taps int }{{1, 1}, {7, 9}, {8, 9}, {16, 25}, {37, 9}, {160, 25}, {20, 50}, {48, 9}, {85, 25}} {
 		taps := make([][]float32, c.taps)
 		for i := range taps {
 			taps[i] = randSlice(r, c.ow+i%3)

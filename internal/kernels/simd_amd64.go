@@ -410,7 +410,25 @@ func dwRowAVX2(out []float32, taps [][]float32, w []float32, bias float32) {
 	}
 	ow := len(out)
 	x := 0
-	// four chains of additions in flight, as in dwAVX2
+	// six, then four chains of additions in flight, as in dwAVX2
+	for ; x+48 <= ow; x += 48 {
+		acc0, acc1, acc2, acc3, acc4, acc5 := vb, vb, vb, vb, vb, vb
+		for t, wt := range wv {
+			p := unsafe.Add(unsafe.Pointer(unsafe.SliceData(taps[t])), 4*x)
+			acc0 = acc0.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(p))))
+			acc1 = acc1.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 32)))))
+			acc2 = acc2.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 64)))))
+			acc3 = acc3.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 96)))))
+			acc4 = acc4.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 128)))))
+			acc5 = acc5.Add(wt.Mul(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 160)))))
+		}
+		acc0.Store(ptr8(out, x))
+		acc1.Store(ptr8(out, x+8))
+		acc2.Store(ptr8(out, x+16))
+		acc3.Store(ptr8(out, x+24))
+		acc4.Store(ptr8(out, x+32))
+		acc5.Store(ptr8(out, x+40))
+	}
 	for ; x+32 <= ow; x += 32 {
 		acc0, acc1, acc2, acc3 := vb, vb, vb, vb
 		for t, wt := range wv {
