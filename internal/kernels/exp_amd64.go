@@ -12,6 +12,22 @@ type f4d = archsimd.Float64x4
 
 var expC = fmath.ExpCoefficients()
 
+// expV holds exp64x4's constants as four equal lanes in memory: a vector
+// load of each (folded into the multiply or add) instead of a broadcast
+// per use, which took a shuffle slot for every Horner step. Plain float64
+// copies, so that init runs no vector instruction.
+var expV = func() (v struct {
+	log2e, half, ln2Hi, ln2Lo, bias [4]float64
+	c                               [][4]float64
+}) {
+	four := func(x float64) [4]float64 { return [4]float64{x, x, x, x} }
+	v.log2e, v.half, v.ln2Hi, v.ln2Lo, v.bias = four(fmath.Log2E), four(0.5), four(fmath.Ln2Hi), four(fmath.Ln2Lo), four(1<<52+1023)
+	for _, c := range expC {
+		v.c = append(v.c, four(c))
+	}
+	return v
+}()
+
 // exp64x4 is fmath.Exp64 for four lanes whose arguments lie in [-700, 700]
 // (so that neither its special cases nor a subnormal or infinite result can
 // occur): k = floor(x*log2e + 0.5), r = (x - k*ln2Hi) - k*ln2Lo, the Horner
@@ -20,14 +36,15 @@ var expC = fmath.ExpCoefficients()
 // 2^k is built by adding k to 2^52+1023 (exact: k is an integer of at most
 // 11 bits) and shifting the low bits into the exponent field.
 func exp64x4(x f4d) f4d {
-	k := x.Mul(archsimd.BroadcastFloat64x4(fmath.Log2E)).Add(archsimd.BroadcastFloat64x4(0.5)).Floor()
-	r := x.Sub(k.Mul(archsimd.BroadcastFloat64x4(fmath.Ln2Hi)))
-	r = r.Sub(k.Mul(archsimd.BroadcastFloat64x4(fmath.Ln2Lo)))
-	p := archsimd.BroadcastFloat64x4(expC[0])
-	for _, cv := range expC[1:] {
-		p = p.Mul(r).Add(archsimd.BroadcastFloat64x4(cv))
+	k := x.Mul(archsimd.LoadFloat64x4(&expV.log2e)).Add(archsimd.LoadFloat64x4(&expV.half)).Floor()
+	r := x.Sub(k.Mul(archsimd.LoadFloat64x4(&expV.ln2Hi)))
+	r = r.Sub(k.Mul(archsimd.LoadFloat64x4(&expV.ln2Lo)))
+	c := expV.c
+	p := archsimd.LoadFloat64x4(&c[0])
+	for i := 1; i < len(c); i++ {
+		p = p.Mul(r).Add(archsimd.LoadFloat64x4(&c[i]))
 	}
-	e := k.Add(archsimd.BroadcastFloat64x4(1<<52 + 1023)).AsUint64x4().ShiftAllLeft(52).AsFloat64x4()
+	e := k.Add(archsimd.LoadFloat64x4(&expV.bias)).AsUint64x4().ShiftAllLeft(52).AsFloat64x4()
 	return p.Mul(e)
 }
 

@@ -73,6 +73,16 @@ func BenchmarkDepthwiseRow(b *testing.B) {
 	}
 }
 
+// BenchmarkExpSubRow times a Softmax row of rec's classifier (6625
+// classes).
+func BenchmarkExpSubRow(b *testing.B) {
+	r := rand.New(rand.NewPCG(9, 10))
+	x, o := randSlice(r, 6625), make([]float32, 6625)
+	for b.Loop() {
+		ExpSubRow(o, x, 3)
+	}
+}
+
 // BenchmarkGemmRemainderRows times a product whose row count leaves two
 // rows after the six-row tiles (32 output channels).
 func BenchmarkGemmRemainderRows(b *testing.B) {
