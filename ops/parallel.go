@@ -25,28 +25,20 @@ func parallel(ctx *Ctx, n int, fn func(task int)) {
 		return
 	}
 	var next atomic.Int64
-	work := func() {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= n {
-				return
-			}
-			fn(i)
-		}
-	}
-	// The caller is one of the workers: it starts on the tasks at once
-	// instead of parking until a new goroutine is scheduled, which a
-	// model of a few hundred small nodes (PP-OCRv4 rec) paid at every
-	// node.
 	var wg sync.WaitGroup
-	wg.Add(w - 1)
-	for range w - 1 {
+	for range w {
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			work()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
 		}()
 	}
-	work()
 	wg.Wait()
 }
 
