@@ -46,6 +46,7 @@ type benchModelFlags struct {
 	ortScript  string
 	shape      string
 	ops        int
+	rounds     int
 }
 
 func newBenchModelCmd() *cobra.Command {
@@ -61,7 +62,10 @@ a challenged worker re-runs, and every job paid before the trace was
 deferred to a challenge). It prints p50 latency over --repeat runs after one
 warm-up, throughput, the ratios Provena/onnxruntime, optimistic/plain and
 traced/plain, and peak memory (Provena: this process's VmHWM, reset before
-each run so each kind gets its own; onnxruntime: the node child's max RSS).
+each run so each kind gets its own; onnxruntime: the node child's VmHWM).
+The runs are split into --rounds rounds, each an onnxruntime child (with its
+own warm-up) followed by Provena's share, so that the two runtimes sample
+the same phases of a shared machine; the p50 is over all rounds.
 
 The ONNX file is MODEL.onnx next to the package unless --onnx says otherwise.
 MODEL may also be an ONNX file, imported at --input-shape for Provena and
@@ -82,6 +86,7 @@ the model's input shape. onnxruntime-node is installed by scripts/fixtures.sh.`,
 	fl.IntVar(&f.ops, "ops", 0, "also time every node alone and print the N op types that take the most time")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of Provena's runs to this file")
 	fl.StringVar(&f.shape, "input-shape", "", "NAME=D,D,...: the input's shape when MODEL is an ONNX file to import, as x=1,3,640,640")
+	fl.IntVar(&f.rounds, "rounds", 3, "rounds that alternate onnxruntime and Provena (the runs are split among them)")
 	fl.StringVar(&f.ortScript, "ort-script", "", "path of scripts/ort_ref.js (default: env "+OrtRefEnv+", else found from the working directory)")
 	return cmd
 }
@@ -106,6 +111,7 @@ type benchModelReport struct {
 	Shape      []int     `json:"shape"`
 	Threads    int       `json:"threads"`
 	Repeat     int       `json:"repeat"`
+	Rounds     int       `json:"rounds"`
 	GOMAXPROCS int       `json:"gomaxprocs"`
 	Kernels    string    `json:"kernels"` // "avx2" needs a GOEXPERIMENT=simd build
 	ORT        benchSide `json:"onnxruntime"`
@@ -136,6 +142,10 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 	if f.repeat < 1 || f.repeat > 100000 {
 		return fmt.Errorf("--repeat %d: want 1 to 100000", f.repeat)
 	}
+	if f.rounds < 1 || f.rounds > 1000 {
+		return fmt.Errorf("--rounds %d: want 1 to 1000", f.rounds)
+	}
+	f.rounds = min(f.rounds, f.repeat) // every round has at least one run
 	progress := func(format string, a ...any) {}
 	if !f.json && benchIsTerminal(os.Stderr) {
 		progress = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
@@ -194,13 +204,31 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 
 	rep := benchModelReport{
 		Model: pkg, ModelID: fmt.Sprintf("%x", m.ID()), ONNX: onnxPath, Input: inputDesc, Shape: in.Shape,
-		Threads: f.threads, Repeat: f.repeat, GOMAXPROCS: runtime.GOMAXPROCS(0), Kernels: kernels.Path(),
+		Threads: f.threads, Repeat: f.repeat, Rounds: f.rounds, GOMAXPROCS: runtime.GOMAXPROCS(0), Kernels: kernels.Path(),
 		ProvenaPeakSource: "VmHWM of the provena process (plain, optimistic and traced runs together)",
 	}
 
-	progress("onnxruntime: %s, %d threads, 1 warm-up + %d runs", filepath.Base(onnxPath), f.threads, f.repeat)
-	if rep.ORT, err = benchORT(script, onnxPath, tmp.Name(), f.threads, f.repeat); err != nil {
-		return fmt.Errorf("bench model: onnxruntime: %w", err)
+	// ort runs onnxruntime's share of one round and adds it to rep.ORT.
+	ort := func(round, n int) error {
+		progress("onnxruntime: round %d/%d: %s, %d threads, 1 warm-up + %d runs", round+1, f.rounds, filepath.Base(onnxPath), f.threads, n)
+		s, err := benchORT(script, onnxPath, tmp.Name(), f.threads, n)
+		if err != nil {
+			return fmt.Errorf("bench model: onnxruntime: %w", err)
+		}
+		if round == 0 {
+			rep.ORT = s
+			return nil
+		}
+		rep.ORT.RunsMS = append(rep.ORT.RunsMS, s.RunsMS...)
+		rep.ORT.CPURunsMS = append(rep.ORT.CPURunsMS, s.CPURunsMS...)
+		rep.ORT.PeakRSSBytes = max(rep.ORT.PeakRSSBytes, s.PeakRSSBytes)
+		return nil
+	}
+	// roundEnd is where round r's runs end: the runs are split as evenly as
+	// possible.
+	roundEnd := func(r int) int { return (r + 1) * f.repeat / f.rounds }
+	if err := ort(0, roundEnd(0)); err != nil {
+		return err
 	}
 
 	if f.cpuprofile != "" {
@@ -266,7 +294,15 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 	// through every permutation, so that each follows each other kind (the
 	// traced run's garbage is collected during the next run) as often.
 	orders := [][]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}}
+	round := 0
 	for i := range f.repeat {
+		if i == roundEnd(round) {
+			round++
+			if err := ort(round, roundEnd(round)-i); err != nil {
+				pprof.StopCPUProfile()
+				return err
+			}
+		}
 		progress("provena: run %d/%d", i+1, f.repeat)
 		for _, k := range orders[i%len(orders)] {
 			s := sides[k]
@@ -280,6 +316,9 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 		}
 	}
 	pprof.StopCPUProfile()
+	rep.ORT.P50MS = benchMedian(rep.ORT.RunsMS)
+	rep.ORT.CPUP50MS = benchMedian(rep.ORT.CPURunsMS)
+	rep.ORT.PerSecond = benchPerSecond(rep.ORT.P50MS)
 	hwm, hwmErr := benchVmHWM()
 	switch {
 	case perRun:
@@ -325,7 +364,7 @@ func runBenchModel(cmd *cobra.Command, pkg string, f benchModelFlags) error {
 
 func printBenchModel(w io.Writer, r benchModelReport) {
 	fmt.Fprintf(w, "model %s (id %s)\n", r.Model, benchShortHex(r.ModelID))
-	fmt.Fprintf(w, "input %v (%s), threads %d, p50 of %d runs after 1 warm-up, %s kernels\n", r.Shape, r.Input, r.Threads, r.Repeat, r.Kernels)
+	fmt.Fprintf(w, "input %v (%s), threads %d, p50 of %d runs in %d rounds alternating the runtimes, each after a warm-up, %s kernels\n", r.Shape, r.Input, r.Threads, r.Repeat, r.Rounds, r.Kernels)
 	for _, s := range []benchSide{r.ORT, r.Plain, r.Optimistic, r.Traced} {
 		fmt.Fprintf(w, "  %-26s p50 %9.2f ms  cpu %9.2f ms  first %9.2f ms  %7.2f inf/s  peak %s\n",
 			s.Runtime, s.P50MS, s.CPUP50MS, s.FirstMS, s.PerSecond, benchMiB(s.PeakRSSBytes))
@@ -458,6 +497,7 @@ func benchORT(script, onnxPath, input string, threads, repeat int) (benchSide, e
 		FirstMS   float64   `json:"first_ms"`
 		RunsMS    []float64 `json:"runs_ms"`
 		CPURunsMS []float64 `json:"cpu_runs_ms"`
+		VmHWMKB   int64     `json:"vm_hwm_kb"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		return benchSide{}, fmt.Errorf("parse the report of %s: %w", script, err)
@@ -468,7 +508,12 @@ func benchORT(script, onnxPath, input string, threads, repeat int) (benchSide, e
 	s := benchSide{Runtime: r.Runtime, FirstMS: r.FirstMS, RunsMS: r.RunsMS, P50MS: benchMedian(r.RunsMS),
 		CPURunsMS: r.CPURunsMS, CPUP50MS: benchMedian(r.CPURunsMS)}
 	s.PerSecond = benchPerSecond(s.P50MS)
-	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	// The child's own VmHWM where it could read it: rusage's max RSS also
+	// counts the memory of this process, which the child inherits at exec
+	// (Go execs from a vfork that shares this process's memory).
+	if r.VmHWMKB > 0 {
+		s.PeakRSSBytes = r.VmHWMKB * 1024
+	} else if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.PeakRSSBytes = int64(ru.Maxrss) * 1024 // Linux reports KiB
 	}
 	return s, nil

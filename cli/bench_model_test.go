@@ -81,8 +81,9 @@ func TestBenchFindOrtRef(t *testing.T) {
 	}
 }
 
-// TestBenchModelCommand benches rec for one run on both runtimes and checks
-// the report is complete. It asserts nothing about speed.
+// TestBenchModelCommand benches rec for two runs in two rounds (two
+// onnxruntime children whose runs are merged) and checks the report is
+// complete. It asserts nothing about speed.
 func TestBenchModelCommand(t *testing.T) {
 	dir, ok := conformance.Dir()
 	if !ok {
@@ -100,7 +101,7 @@ func TestBenchModelCommand(t *testing.T) {
 	root.SetOut(&out)
 	root.SetArgs([]string{"bench", "model", filepath.Join(dir, conformance.RecModel),
 		"--input-shape", "x=1,3,48,320", "--input", filepath.Join(dir, "inputs", "rec_0.npy"),
-		"--repeat", "1", "--ops", "3", "--json"})
+		"--repeat", "2", "--rounds", "2", "--ops", "3", "--json"})
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
@@ -109,11 +110,11 @@ func TestBenchModelCommand(t *testing.T) {
 		t.Fatalf("report %q: %v", out.String(), err)
 	}
 	for _, s := range []benchSide{rep.ORT, rep.Plain, rep.Optimistic, rep.Traced} {
-		if len(s.RunsMS) != 1 || s.P50MS <= 0 || s.PeakRSSBytes <= 0 || s.Runtime == "" {
+		if len(s.RunsMS) != 2 || len(s.CPURunsMS) != 2 || s.P50MS <= 0 || s.PeakRSSBytes <= 0 || s.Runtime == "" {
 			t.Errorf("incomplete figures %+v", s)
 		}
 	}
-	if rep.RatioProvenaORT <= 0 || rep.RatioTracedPlain <= 0 || rep.RatioOptimisticPlain <= 0 || rep.OutputRootsMS <= 0 || len(rep.Ops) != 3 || rep.ModelID == "" {
+	if rep.RatioProvenaORT <= 0 || rep.RatioTracedPlain <= 0 || rep.RatioOptimisticPlain <= 0 || rep.OutputRootsMS <= 0 || len(rep.Ops) != 3 || rep.ModelID == "" || rep.Rounds != 2 {
 		t.Errorf("incomplete report %+v", rep)
 	}
 }

@@ -204,6 +204,7 @@ async function main() {
     cpu_p50_ms: median(cpuRuns),
     min_ms: runs.length ? Math.min(...runs) : null,
     max_rss_kb: process.resourceUsage().maxRSS,
+    vm_hwm_kb: vmHWM(),
     outputs: session.outputNames.map((n) => ({ name: n, type: out[n].type, shape: out[n].dims })),
     written,
   };
@@ -214,6 +215,18 @@ async function main() {
       (runs.length ? `, p50 ${report.p50_ms.toFixed(2)} ms over ${runs.length}` : '') +
       ` (threads ${a.threads})\n`);
     for (const w of written) process.stdout.write(`wrote ${w.path} ${w.type}${JSON.stringify(w.shape)}\n`);
+  }
+}
+
+// vmHWM is this process's own peak resident memory in KiB (Linux), or null.
+// Unlike rusage's maxRSS it belongs to the memory image made by exec, so it
+// does not inherit the peak of the process that started this one.
+function vmHWM() {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch (e) {
+    return null;
   }
 }
 
