@@ -87,15 +87,20 @@ func BenchDispute(m *model.Model, in map[string]*tensor.Tensor, faultNode int, l
 	}
 	r := &BenchReport{Model: m.Name, ModelID: m.IDString(), Nodes: len(m.Nodes), FaultNode: faultNode, FaultOp: m.Nodes[faultNode].OpType}
 	for _, c := range []struct {
+		name string
 		opts infer.Options
 		out  *float64
-	}{{infer.Options{}, &r.PlainMS}, {infer.Options{Trace: true}, &r.TracedMS}, {infer.Options{Trace: true, KeepOutputs: true}, &r.TracedKeepMS}} {
+	}{
+		{"plain", infer.Options{}, &r.PlainMS},
+		{"traced", infer.Options{Trace: true}, &r.TracedMS},
+		{"traced, keeping every output", infer.Options{Trace: true, KeepOutputs: true}, &r.TracedKeepMS},
+	} {
 		start := time.Now()
 		if _, err := infer.Run(m, in, c.opts); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 		*c.out = ms(time.Since(start))
-		logf("run %+v: %.0f ms", c.opts, *c.out)
+		logf("run %s: %.0f ms", c.name, *c.out)
 	}
 	p := app.DefaultParams()
 	p.MaxTxBytes = tx.MaxTxBytes
