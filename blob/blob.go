@@ -114,29 +114,7 @@ var leafHashers = sync.Pool{New: func() any { return blake3.New() }}
 // hashLeaves returns the leaf hashes of data's chunks, computed by up to
 // workers goroutines (the result does not depend on workers).
 func hashLeaves(data []byte, workers int) []merkle.Hash {
-	n := NumChunks(int64(len(data)))
-	leaves := make([]merkle.Hash, n)
-	hashRange := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			leaves[i] = LeafHash(data[i*ChunkSize : min((i+1)*ChunkSize, len(data))])
-		}
-	}
-	workers = min(workers, n)
-	if workers <= 1 {
-		hashRange(0, n)
-		return leaves
-	}
-	var wg sync.WaitGroup
-	per := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += per {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			hashRange(lo, hi)
-		}(lo, min(lo+per, n))
-	}
-	wg.Wait()
-	return leaves
+	return merkle.HashChunksFunc(data, ChunkSize, workers, LeafHash)
 }
 
 // Manifest describes a blob.

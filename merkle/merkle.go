@@ -111,14 +111,36 @@ func NumChunks(length, chunkSize int) int {
 func HashChunks(data []byte, chunkSize, workers int) []Hash {
 	n := NumChunks(len(data), chunkSize)
 	leaves := make([]Hash, n)
-	hashRange := func(lo, hi int) { hashLeaves(data, chunkSize, leaves, lo, hi) }
-	// Below a few hundred chunks goroutine start-up costs more than it saves.
-	if workers > runtime.GOMAXPROCS(0) {
-		workers = runtime.GOMAXPROCS(0)
+	// Below a few hundred (256-byte) chunks goroutine start-up costs more
+	// than it saves.
+	if n < 512 {
+		workers = 1
 	}
-	if workers <= 1 || n < 512 {
-		hashRange(0, n)
-		return leaves
+	forRanges(n, workers, func(lo, hi int) { hashLeaves(data, chunkSize, leaves, lo, hi) })
+	return leaves
+}
+
+// HashChunksFunc is HashChunks with another leaf function, for trees whose
+// leaves are not LeafHash (a blob's chunks): leaf(chunk) for each chunk, by
+// up to workers goroutines.
+func HashChunksFunc(data []byte, chunkSize, workers int, leaf func(chunk []byte) Hash) []Hash {
+	n := NumChunks(len(data), chunkSize)
+	leaves := make([]Hash, n)
+	forRanges(n, workers, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			leaves[i] = leaf(data[i*chunkSize : min((i+1)*chunkSize, len(data))])
+		}
+	})
+	return leaves
+}
+
+// forRanges splits [0, n) into one contiguous range per worker (at most
+// GOMAXPROCS) and runs fn on each, returning when all are done.
+func forRanges(n, workers int, fn func(lo, hi int)) {
+	workers = min(workers, runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		fn(0, n)
+		return
 	}
 	var wg sync.WaitGroup
 	per := (n + workers - 1) / workers
@@ -126,11 +148,10 @@ func HashChunks(data []byte, chunkSize, workers int) []Hash {
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
-			hashRange(lo, hi)
+			fn(lo, hi)
 		}(lo, min(lo+per, n))
 	}
 	wg.Wait()
-	return leaves
 }
 
 // Root computes the root over leaf hashes without keeping the tree. It

@@ -165,10 +165,21 @@ func TestHashChunksWorkersAgree(t *testing.T) {
 		for _, n := range []int{0, 1, cs, 2*cs + 1, len(data)} {
 			one := HashChunks(data[:n], cs, 1)
 			four := HashChunks(data[:n], cs, 4)
+			// HashChunksFunc with another leaf function: its chunks are
+			// the same, so prefixing LeafHash's input must change every leaf.
+			other := func(c []byte) Hash { return LeafHash(append([]byte{0xff}, c...)) }
+			funcFour := HashChunksFunc(data[:n], cs, 4, other)
+			if len(one) != NumChunks(n, cs) || len(four) != len(one) || len(funcFour) != len(one) {
+				t.Fatalf("chunk size %d, %d bytes: %d, %d and %d leaves, want %d", cs, n, len(one), len(four), len(funcFour), NumChunks(n, cs))
+			}
 			for i := range one {
-				want := LeafHash(data[i*cs : min((i+1)*cs, n)])
+				chunk := data[i*cs : min((i+1)*cs, n)]
+				want := LeafHash(chunk)
 				if one[i] != want || four[i] != want {
 					t.Fatalf("chunk size %d, %d bytes: leaf %d differs from LeafHash", cs, n, i)
+				}
+				if funcFour[i] != other(chunk) {
+					t.Fatalf("chunk size %d, %d bytes: HashChunksFunc leaf %d differs from its leaf function", cs, n, i)
 				}
 			}
 		}
