@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/provena/provena/merkle"
 )
@@ -57,8 +59,39 @@ func (c *Client) http() *http.Client {
 var defaultHTTP = func() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return wholeBodyConn{c}, nil
+	}
 	return &http.Client{Transport: t}
 }()
+
+// wholeBodyConn writes a request body held in memory (a chunk run) with one
+// write. net/http passes a body of known length to the connection inside
+// an io.LimitedReader, which hides the body's WriterTo, so without this the
+// connection copies it into a 32 KiB buffer and writes it piece by piece.
+type wholeBodyConn struct{ net.Conn }
+
+func (c wholeBodyConn) ReadFrom(r io.Reader) (int64, error) {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if br, ok := lr.R.(interface {
+			io.WriterTo
+			Len() int
+		}); ok && int64(br.Len()) <= lr.N {
+			n, err := br.WriteTo(c.Conn)
+			lr.N -= n
+			return n, err
+		}
+	}
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
 
 func (c *Client) parallel() int { return c.InFlight() }
 
