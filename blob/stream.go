@@ -13,8 +13,8 @@ import (
 // into runs of consecutive chunks (one chunk for NewBuilder), each run
 // goes on to the destination and has its chunks' leaf hashes computed by a
 // pool of workers, so encrypting, storing and hashing a blob is one pass
-// over the data with a bounded number of run buffers (2 per worker) in
-// memory, whatever the blob's size.
+// over the data with a bounded number of run buffers (2 per worker, and
+// those a Reserver seals into ahead) in memory, whatever the blob's size.
 type Builder struct {
 	dst    io.Writer
 	max    int64
@@ -36,6 +36,19 @@ type Builder struct {
 	sink    func(i int, data []byte) error
 	sinkMu  sync.Mutex
 	sinkErr error
+
+	// Reserve and Commit (an encryptor sealing into the run buffers in
+	// place, so its output is not copied here) run on two goroutines: mu
+	// guards the run state then. pend holds the runs reserved to their
+	// end but not yet written in full, in order; filled counts the bytes
+	// written (size the bytes reserved). stop is closed when the Builder
+	// fails or is finished, so a Reserve waiting for a free run gives up.
+	mu       sync.Mutex
+	pend     [][]byte
+	filled   int64
+	stop     chan struct{}
+	stopOnce sync.Once
+	unmade   int // run buffers not made yet
 }
 
 // builderChunk is a run: chunks i, i+1, ... back to back in data.
@@ -60,12 +73,18 @@ func newBuilder(dst io.Writer, maxSize int64, workers, run int, sink func(int, [
 	b := &Builder{
 		dst: dst, max: maxSize, sink: sink, runLen: run * ChunkSize,
 		leaves: make([]merkle.Hash, NumChunks(maxSize)),
-		free:   make(chan []byte, 2*workers),
 		work:   make(chan builderChunk, 2*workers),
+		stop:   make(chan struct{}),
 	}
-	for range 2 * workers {
-		b.free <- make([]byte, 0, b.runLen)
-	}
+	// Besides 2 runs per worker, enough runs for a Reserver to run
+	// reserveAhead bytes ahead of its Commits: the encryptor seals that
+	// much in parallel into them (it then keeps no buffers of its own for
+	// the ciphertext), and with fewer runs it would wait for them instead.
+	bufs := 2*workers + (reserveAhead()+b.runLen-1)/b.runLen
+	// The runs are made as they are first needed: a small blob, or a
+	// writer that never runs ahead, makes only a few.
+	b.free = make(chan []byte, bufs)
+	b.unmade = bufs
 	for range workers {
 		b.wg.Add(1)
 		go func() {
@@ -89,35 +108,153 @@ func newBuilder(dst io.Writer, maxSize int64, workers, run int, sink func(int, [
 			}
 		}()
 	}
-	b.cur = <-b.free
+	b.cur = b.newRun()
 	return b
 }
 
+// reserveAhead is how far vault's payload encryptor reserves ahead of its
+// commits: 2 batches of 512 KiB per CPU and 2 more.
+func reserveAhead() int { return (2*runtime.GOMAXPROCS(0) + 2) * (512 << 10) }
+
 // Write implements io.Writer.
 func (b *Builder) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.err != nil {
 		return 0, b.err
 	}
 	if b.done {
 		return 0, fmt.Errorf("build blob: write after Layout")
 	}
+	if b.filled != b.size {
+		return 0, b.fail(fmt.Errorf("build blob: write while %d reserved bytes are not committed", b.size-b.filled))
+	}
 	if b.size+int64(len(p)) > b.max {
-		b.err = fmt.Errorf("build blob: over %d bytes: %w", b.max, ErrTooLarge)
-		return 0, b.err
+		return 0, b.fail(fmt.Errorf("build blob: over %d bytes: %w", b.max, ErrTooLarge))
 	}
 	n := len(p)
 	for len(p) > 0 {
+		if b.cur == nil {
+			// No reservation is open, so no Reserve waits on free.
+			if b.cur = b.newRun(); b.cur == nil {
+				b.cur = <-b.free
+			}
+		}
 		k := min(len(p), b.runLen-len(b.cur))
 		b.cur = append(b.cur, p[:k]...)
 		p = p[k:]
 		b.size += int64(k)
+		b.filled += int64(k)
 		if len(b.cur) == b.runLen {
-			if err := b.flush(); err != nil {
+			if err := b.flush(b.cur); err != nil {
 				return n - len(p), err
 			}
+			b.cur = nil
 		}
 	}
 	return n, nil
+}
+
+// Reserve lends the next n bytes of the blob, in the run buffers
+// themselves, as one or more pieces back to back, for the caller to fill
+// and then Commit; it may be called again before the Commit (from another
+// goroutine than Commit's), and Commits go in the order of the Reserves.
+// It waits while every run buffer is in use. A sealing encryptor writes
+// its ciphertext into them, so the Builder does not copy it.
+func (b *Builder) Reserve(n int) ([][]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return nil, b.err
+	}
+	if b.done {
+		return nil, fmt.Errorf("build blob: reserve after Layout")
+	}
+	if n < 0 || b.size+int64(n) > b.max {
+		return nil, b.fail(fmt.Errorf("build blob: over %d bytes: %w", b.max, ErrTooLarge))
+	}
+	var pieces [][]byte
+	for n > 0 {
+		if b.cur == nil {
+			buf := b.newRun()
+			if buf == nil {
+				// Commit frees runs meanwhile, so wait unlocked.
+				b.mu.Unlock()
+				select {
+				case buf = <-b.free:
+				case <-b.stop:
+				}
+				b.mu.Lock()
+			}
+			if buf == nil {
+				if b.err != nil {
+					return nil, b.err
+				}
+				return nil, fmt.Errorf("build blob: reserve after Layout")
+			}
+			b.cur = buf
+		}
+		k := min(n, b.runLen-len(b.cur))
+		at := len(b.cur)
+		b.cur = b.cur[:at+k]
+		pieces = append(pieces, b.cur[at:at+k:at+k])
+		n -= k
+		b.size += int64(k)
+		if len(b.cur) == b.runLen {
+			b.pend = append(b.pend, b.cur)
+			b.cur = nil
+		}
+	}
+	return pieces, nil
+}
+
+// Commit says the next n reserved bytes are written: the runs they
+// complete go on to be hashed and sent.
+func (b *Builder) Commit(n int) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return b.err
+	}
+	if n < 0 || b.filled+int64(n) > b.size {
+		return b.fail(fmt.Errorf("build blob: commit of %d bytes, %d reserved", n, b.size-b.filled))
+	}
+	b.filled += int64(n)
+	// The pending runs end, in order, before the current one.
+	end := b.size - int64(len(b.cur)) - int64(len(b.pend))*int64(b.runLen)
+	for len(b.pend) > 0 && b.filled >= end+int64(b.runLen) {
+		if err := b.flush(b.pend[0]); err != nil {
+			return err
+		}
+		b.pend = b.pend[1:]
+		end += int64(b.runLen)
+	}
+	return nil
+}
+
+// newRun returns a free run buffer, or makes one while fewer than the
+// Builder's quota exist; nil when all are in use. Called with mu held.
+func (b *Builder) newRun() []byte {
+	select {
+	case buf := <-b.free:
+		return buf
+	default:
+	}
+	if b.unmade > 0 {
+		b.unmade--
+		return make([]byte, 0, b.runLen)
+	}
+	return nil
+}
+
+// fail records the Builder's first error and wakes a waiting Reserve.
+// Called with mu held.
+func (b *Builder) fail(err error) error {
+	if b.err == nil {
+		b.err = err
+	}
+	b.stopOnce.Do(func() { close(b.stop) })
+	return b.err
 }
 
 func (b *Builder) failed() error {
@@ -126,33 +263,38 @@ func (b *Builder) failed() error {
 	return b.sinkErr
 }
 
-func (b *Builder) flush() error {
+// flush hands a run on: to dst and to the workers. Called with mu held.
+func (b *Builder) flush(run []byte) error {
 	if err := b.failed(); err != nil {
-		b.err = err
-		return err
+		return b.fail(err)
 	}
 	if b.dst != nil {
-		if _, err := b.dst.Write(b.cur); err != nil {
-			b.err = fmt.Errorf("build blob: write chunk %d: %w", b.index, err)
-			return b.err
+		if _, err := b.dst.Write(run); err != nil {
+			return b.fail(fmt.Errorf("build blob: write chunk %d: %w", b.index, err))
 		}
 	}
-	b.work <- builderChunk{b.index, b.cur}
-	b.index += max(1, (len(b.cur)+ChunkSize-1)/ChunkSize)
-	b.cur = <-b.free
+	b.work <- builderChunk{b.index, run}
+	b.index += max(1, (len(run)+ChunkSize-1)/ChunkSize)
 	return nil
 }
 
 // Layout finishes the blob (the last, shorter chunk; an empty blob is one
 // empty chunk) and returns its layout. The Builder cannot be written after.
 func (b *Builder) Layout() (*Layout, error) {
+	b.mu.Lock()
 	if b.done {
+		b.mu.Unlock()
 		return nil, fmt.Errorf("build blob: Layout called twice")
 	}
 	b.done = true
-	if b.err == nil && (len(b.cur) > 0 || b.index == 0) {
-		b.flush()
+	if b.err == nil && b.filled != b.size {
+		b.fail(fmt.Errorf("build blob: %d reserved bytes not committed", b.size-b.filled))
 	}
+	if b.err == nil && (len(b.cur) > 0 || b.index == 0) {
+		b.flush(b.cur)
+	}
+	b.stopOnce.Do(func() { close(b.stop) })
+	b.mu.Unlock()
 	close(b.work)
 	b.wg.Wait()
 	if b.err == nil {

@@ -152,7 +152,7 @@ func (p *Payload) Encrypt(dst io.Writer, src io.Reader) error {
 	if _, err := dst.Write(p.head); err != nil {
 		return err
 	}
-	return runBatches(dst, src, streamChunk, func(out, in []byte, first uint64, last bool) ([]byte, error) {
+	seal := func(out, in []byte, first uint64, last bool) ([]byte, error) {
 		var nonce [chacha20poly1305.NonceSize]byte
 		for k := 0; k == 0 || len(in) > 0; k++ {
 			n := min(len(in), streamChunk)
@@ -161,7 +161,70 @@ func (p *Payload) Encrypt(dst io.Writer, src io.Reader) error {
 			in = in[n:]
 		}
 		return out, nil
-	})
+	}
+	if r, ok := dst.(Reserver); ok {
+		return runBatches(dst, src, streamChunk, seal, &intoReserver{r, sealedSize, p.sealInto})
+	}
+	return runBatches(dst, src, streamChunk, seal, nil)
+}
+
+// A Reserver is a writer that lends its own buffer: Reserve(n) returns the
+// next n bytes of its output as pieces back to back, which the caller
+// fills and then Commits; Reserves may run ahead of Commits (on another
+// goroutine), and Commits come in the same order. Encrypt seals straight
+// into a Reserver's buffer, so the ciphertext is not copied there
+// (blob.Builder is one: its runs are hashed and uploaded from there).
+type Reserver interface {
+	io.Writer
+	Reserve(n int) ([][]byte, error)
+	Commit(n int) error
+}
+
+// sealedSize is the ciphertext length of a batch of plain bytes: a tag per
+// chunk, and an empty plaintext is one empty chunk.
+func sealedSize(plain int) int {
+	return plain + max(1, (plain+streamChunk-1)/streamChunk)*chacha20poly1305.Overhead
+}
+
+// sealInto seals a batch into pieces (exactly sealedSize(len(in)) bytes in
+// all). A chunk that straddles two pieces is sealed into scratch and
+// copied; the others are sealed in place. It returns scratch, grown.
+func (p *Payload) sealInto(pieces [][]byte, scratch, in []byte, first uint64, last bool) ([]byte, error) {
+	var nonce [chacha20poly1305.NonceSize]byte
+	pi, off := 0, 0
+	for k := 0; k == 0 || len(in) > 0; k++ {
+		n := min(len(in), streamChunk)
+		chunkNonce(&nonce, first+uint64(k), last && n == len(in))
+		enc := n + chacha20poly1305.Overhead
+		for pi < len(pieces) && off == len(pieces[pi]) {
+			pi, off = pi+1, 0
+		}
+		if pi < len(pieces) && len(pieces[pi])-off >= enc {
+			// The piece's capacity ends at its length, so Seal writes
+			// in place and never past it.
+			p.aead.Seal(pieces[pi][off:off], nonce[:], in[:n], nil)
+			off += enc
+		} else {
+			scratch = p.aead.Seal(scratch[:0], nonce[:], in[:n], nil)
+			for s := scratch; len(s) > 0; {
+				if pi == len(pieces) {
+					return scratch, errors.New("seal: the reserved space is too short")
+				}
+				c := copy(pieces[pi][off:], s)
+				s, off = s[c:], off+c
+				if off == len(pieces[pi]) {
+					pi, off = pi+1, 0
+				}
+			}
+		}
+		in = in[n:]
+	}
+	for ; pi < len(pieces); pi, off = pi+1, 0 {
+		if off != len(pieces[pi]) {
+			return scratch, errors.New("seal: the reserved space is too long")
+		}
+	}
+	return scratch, nil
 }
 
 // encryptParallel writes to dst the age file of src for one recipient.
@@ -225,25 +288,37 @@ func decryptParallel(dst io.Writer, src io.Reader, id age.Identity) error {
 			in = in[n:]
 		}
 		return out, nil
-	})
+	}, nil)
 }
 
 // batch is one unit of work: up to batchChunks chunks starting at chunk
-// counter first.
+// counter first. With a Reserver its output goes to pieces, out being
+// only scratch.
 type batch struct {
 	in, out []byte
+	pieces  [][]byte
 	first   uint64
 	last    bool
 	err     error
 	done    chan struct{}
 }
 
+// intoReserver has runBatches transform into a Reserver's buffer: size is
+// a batch's output length for its input length, fn the transform.
+type intoReserver struct {
+	r    Reserver
+	size func(in int) int
+	fn   func(pieces [][]byte, scratch, in []byte, first uint64, last bool) ([]byte, error)
+}
+
 // runBatches reads src in batches of batchChunks chunks of chunk bytes,
 // transforms them on every CPU with fn (given the batch's first chunk
 // counter and whether it ends the stream) and writes the results to dst in
 // order. The last batch is the one after which src is at EOF, so src is
-// read one batch ahead; an empty src is one empty last batch.
-func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte, first uint64, last bool) ([]byte, error)) error {
+// read one batch ahead; an empty src is one empty last batch. With into,
+// each batch's output space is reserved in order as it is handed out,
+// transformed into by into.fn and committed in order instead of written.
+func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte, first uint64, last bool) ([]byte, error), into *intoReserver) error {
 	workers := runtime.GOMAXPROCS(0)
 	inflight := 2*workers + 2
 	size := batchChunks * chunk
@@ -256,7 +331,13 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 		case b := <-free:
 			return b
 		default:
-			return &batch{in: make([]byte, size), out: make([]byte, 0, batchChunks*streamEncChunk), done: make(chan struct{}, 1)}
+			b := &batch{in: make([]byte, size), done: make(chan struct{}, 1)}
+			if into == nil {
+				// With into, out is only the scratch of a straddling
+				// chunk, grown on first use.
+				b.out = make([]byte, 0, batchChunks*streamEncChunk)
+			}
+			return b
 		}
 	}
 	work := make(chan *batch, inflight)
@@ -268,7 +349,11 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 		go func() {
 			defer wg.Done()
 			for b := range work {
-				b.out, b.err = fn(b.out[:0], b.in, b.first, b.last)
+				if into != nil {
+					b.out, b.err = into.fn(b.pieces, b.out, b.in, b.first, b.last)
+				} else {
+					b.out, b.err = fn(b.out[:0], b.in, b.first, b.last)
+				}
 				b.done <- struct{}{}
 			}
 		}()
@@ -285,6 +370,9 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 				err = nil
 			}
+			if err != nil {
+				err = fmt.Errorf("read: %w", err)
+			}
 			return b, err
 		}
 		cur, err := read()
@@ -297,6 +385,11 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 				}
 			}
 			cur.last = next == nil || len(next.in) == 0
+			if into != nil {
+				if cur.pieces, err = into.r.Reserve(into.size(len(cur.in))); err != nil {
+					break
+				}
+			}
 			select {
 			case order <- cur:
 			case <-stop:
@@ -313,7 +406,12 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 	for b := range order {
 		<-b.done
 		err := b.err
-		if err == nil {
+		switch {
+		case err != nil:
+		case into != nil:
+			b.pieces = nil
+			err = into.r.Commit(into.size(len(b.in)))
+		default:
 			_, err = dst.Write(b.out)
 		}
 		if err != nil {
@@ -330,7 +428,7 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 	wg.Wait()
 	select {
 	case err := <-readErr:
-		return fmt.Errorf("read: %w", err)
+		return err
 	default:
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"testing"
 
 	"filippo.io/age"
@@ -310,4 +311,110 @@ func FuzzParsePayload(f *testing.F) {
 			t.Fatalf("file of a parsed head does not decrypt: %v", err)
 		}
 	})
+}
+
+// pieceReserver is a Reserver over a byte slice of fixed capacity (space
+// once lent must not move) that lends it in pieces of at most piece bytes
+// (so sealed chunks straddle pieces), and checks that commits follow the
+// reserves in order. Reserve and Commit run on different goroutines.
+type pieceReserver struct {
+	mu       sync.Mutex
+	piece    int
+	buf      []byte
+	reserved int
+	commits  []int // sizes reserved, not yet committed, in order
+	failAt   int   // Reserve fails once this many bytes are reserved; 0: never
+}
+
+var errReserve = errors.New("reserve refused")
+
+func (r *pieceReserver) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.commits) > 0 || len(r.buf)+len(p) > cap(r.buf) {
+		return 0, errors.New("write with reservations open")
+	}
+	r.buf = append(r.buf, p...)
+	r.reserved += len(p)
+	return len(p), nil
+}
+
+func (r *pieceReserver) Reserve(n int) ([][]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failAt > 0 && r.reserved+n > r.failAt {
+		return nil, errReserve
+	}
+	if len(r.buf)+n > cap(r.buf) {
+		return nil, errors.New("reserve past the end")
+	}
+	r.buf = r.buf[:len(r.buf)+n]
+	var pieces [][]byte
+	for at := r.reserved; at < r.reserved+n; {
+		k := min(r.piece-at%r.piece, r.reserved+n-at)
+		pieces = append(pieces, r.buf[at:at+k:at+k])
+		at += k
+	}
+	r.reserved += n
+	r.commits = append(r.commits, n)
+	return pieces, nil
+}
+
+func (r *pieceReserver) Commit(n int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.commits) == 0 || r.commits[0] != n {
+		return errors.New("commit out of order")
+	}
+	r.commits = r.commits[1:]
+	return nil
+}
+
+// Encrypt into a Reserver seals in place; the file must be the same bytes
+// as through a plain writer, wherever the pieces of the lent space end.
+func TestEncryptIntoReserver(t *testing.T) {
+	id, _ := AccountIdentity(key(1))
+	p, err := NewPayload(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := batchChunks * streamChunk
+	for _, n := range []int{0, 1, streamChunk, streamChunk + 1, batch - 1, batch, batch + 1, 3*batch + 12345} {
+		plain := pseudoRandom(n, uint64(n)+5)
+		var want bytes.Buffer
+		if err := p.Encrypt(&want, bytes.NewReader(plain)); err != nil {
+			t.Fatal(err)
+		}
+		for _, piece := range []int{1000, streamEncChunk, 256 << 10, 1 << 30} {
+			r := &pieceReserver{piece: piece, buf: make([]byte, 0, want.Len())}
+			if err := p.Encrypt(r, bytes.NewReader(plain)); err != nil {
+				t.Fatalf("size %d piece %d: %v", n, piece, err)
+			}
+			if len(r.commits) != 0 || !bytes.Equal(r.buf, want.Bytes()) {
+				t.Fatalf("size %d piece %d: %d bytes, %d uncommitted reservations; differs from the plain writer's", n, piece, len(r.buf), len(r.commits))
+			}
+		}
+	}
+	// A refused reservation ends Encrypt with that error.
+	r := &pieceReserver{piece: 1000, failAt: 2 * batch, buf: make([]byte, 0, 5*batch)}
+	if err := p.Encrypt(r, bytes.NewReader(pseudoRandom(4*batch, 9))); !errors.Is(err, errReserve) {
+		t.Fatalf("refused reservation: %v", err)
+	}
+}
+
+// sealInto refuses lent space of the wrong length rather than writing
+// past it or leaving part of it unwritten.
+func TestSealIntoWrongSpace(t *testing.T) {
+	id, _ := AccountIdentity(key(1))
+	p, _ := NewPayload(id)
+	in := pseudoRandom(streamChunk+10, 1)
+	n := sealedSize(len(in))
+	for _, size := range []int{n - 1, n + 1} {
+		space := make([]byte, size)
+		for _, pieces := range [][][]byte{{space}, {space[:100:100], space[100:]}} {
+			if _, err := p.sealInto(pieces, nil, in, 0, true); err == nil {
+				t.Fatalf("space of %d bytes for %d accepted", size, n)
+			}
+		}
+	}
 }
