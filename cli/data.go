@@ -1356,16 +1356,26 @@ func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDa
 		return out, err
 	}
 	mib := float64(sizeMiB)
-	t0 := time.Now()
-	cp := exec.CommandContext(ctx, "cp", src, filepath.Join(work, "copy.bin"))
-	if b, err := cp.CombinedOutput(); err != nil {
-		return out, fmt.Errorf("cp: %v: %s", err, b)
+	// cp is the fastest of cpRuns copies: on a VM whose page cache slows
+	// down from one run to the next, a single slow cp made the ratios look
+	// better than they are; the best cp makes them the harder to meet.
+	const cpRuns = 3
+	for range cpRuns {
+		t0 := time.Now()
+		cp := exec.CommandContext(ctx, "cp", src, filepath.Join(work, "copy.bin"))
+		if b, err := cp.CombinedOutput(); err != nil {
+			return out, fmt.Errorf("cp: %v: %s", err, b)
+		}
+		if speed := mib / time.Since(t0).Seconds(); speed > out.CpMiBs {
+			out.CpMiBs = speed
+			if ru, ok := cp.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				out.CpCPUNsB = float64(ru.Utime.Nano()+ru.Stime.Nano()) / float64(int64(sizeMiB)<<20)
+			}
+		}
+		if err := os.Remove(filepath.Join(work, "copy.bin")); err != nil {
+			return out, err
+		}
 	}
-	out.CpMiBs = mib / time.Since(t0).Seconds()
-	if ru, ok := cp.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		out.CpCPUNsB = float64(ru.Utime.Nano()+ru.Stime.Nano()) / float64(int64(sizeMiB)<<20)
-	}
-	os.Remove(filepath.Join(work, "copy.bin"))
 
 	store, err := blob.Open(filepath.Join(work, "store"))
 	if err != nil {
@@ -1395,7 +1405,7 @@ func benchData(ctx context.Context, work string, sizeMiB, parallel int) (benchDa
 	perPhase := benchResetHWM() == nil
 	nb := float64(int64(sizeMiB) << 20)
 	c0 := benchCPUTime()
-	t0 = time.Now()
+	t0 := time.Now()
 	var (
 		key *age.X25519Identity
 		m   blob.Manifest

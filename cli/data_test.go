@@ -489,3 +489,36 @@ func putChunks(t *testing.T, r *http.Request) int64 {
 	}
 	return int64(n)
 }
+
+// TestBenchDataSmall runs `bench data` on a 4 MiB file: every figure is
+// there, the ratios are the throughputs over cp's, and the temporary files
+// are gone. It asserts nothing about speed.
+func TestBenchDataSmall(t *testing.T) {
+	dir := t.TempDir()
+	out, err := runCLI("bench", "data", "--size-mib", "4", "--dir", dir, "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var r benchDataOutput
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("report %q: %v", out, err)
+	}
+	if r.SizeMiB != 4 || r.CpMiBs <= 0 || r.UploadMiBs <= 0 || r.DownloadMiBs <= 0 || r.EncryptMiBs <= 0 {
+		t.Fatalf("incomplete report %+v", r)
+	}
+	for _, c := range []struct {
+		name       string
+		ratio, got float64
+	}{{"upload", r.UploadRatio, r.UploadMiBs / r.CpMiBs}, {"download", r.DownloadRatio, r.DownloadMiBs / r.CpMiBs}} {
+		if d := c.ratio - c.got; d > 1e-9 || d < -1e-9 {
+			t.Errorf("%s ratio %v, want %v (its MiB/s over cp's)", c.name, c.ratio, c.got)
+		}
+	}
+	left, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("bench left %d entries in its directory, first %s", len(left), left[0].Name())
+	}
+}
