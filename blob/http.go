@@ -17,7 +17,11 @@ import (
 //	POST /v1/blobs                        manifest JSON -> Status
 //	GET  /v1/blobs/{root}                 -> Status (which chunks are missing)
 //	PUT  /v1/blobs/{root}/chunks/{index}  EncodeChunk(proof, data) -> Status of the chunk
-//	GET  /v1/blobs/{root}/chunks/{index}  -> EncodeChunk(proof, data)
+//	GET  /v1/blobs/{root}/chunks/{index}[?count=n]
+//	                                      -> EncodeChunk(proof, data) of chunk index; with count,
+//	                                      the frames of chunks index..index+n-1 one after the
+//	                                      other (n at most MaxSessionRun), fewer when this node
+//	                                      cannot serve them all (missing, corrupt, past the end)
 //
 // Upload sessions (session.go), for chunks sent before the root is known:
 //
@@ -87,23 +91,34 @@ func writeErr(w http.ResponseWriter, status int, code, msg string) {
 
 // fail maps a store error to an HTTP error.
 func fail(w http.ResponseWriter, err error) {
+	status, code := errorCode(err)
+	writeErr(w, status, code, err.Error())
+}
+
+// errorCode is the HTTP status and error code of a store error.
+func errorCode(err error) (int, string) {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		writeErr(w, http.StatusNotFound, "not_found", err.Error())
+		return http.StatusNotFound, "not_found"
 	case errors.Is(err, ErrTooLarge):
-		writeErr(w, http.StatusRequestEntityTooLarge, "too_large", err.Error())
+		return http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, ErrRefused):
-		writeErr(w, http.StatusForbidden, "refused", err.Error())
+		return http.StatusForbidden, "refused"
 	case errors.Is(err, ErrConflict):
-		writeErr(w, http.StatusConflict, "conflict", err.Error())
+		return http.StatusConflict, "conflict"
 	case errors.Is(err, ErrBadProof):
-		writeErr(w, http.StatusUnprocessableEntity, "bad_proof", err.Error())
+		return http.StatusUnprocessableEntity, "bad_proof"
 	case errors.Is(err, ErrCorrupt):
-		writeErr(w, http.StatusInternalServerError, "corrupt", err.Error())
+		return http.StatusInternalServerError, "corrupt"
 	default:
-		writeErr(w, http.StatusInternalServerError, "internal", err.Error())
+		return http.StatusInternalServerError, "internal"
 	}
 }
+
+// RunEndHeader, on a run answer that holds fewer chunks than asked for,
+// says why it ends there ("code: message", as Error): the chunk after the
+// last frame is missing, corrupt (and now dropped) or past the blob's end.
+const RunEndHeader = "Provena-Run-End"
 
 // readBody reads at most limit bytes; a longer body is ErrTooLarge.
 func readBody(r *http.Request, limit int) ([]byte, error) { return readBodyInto(nil, r, limit) }
@@ -179,6 +194,22 @@ func parseIndex(w http.ResponseWriter, r *http.Request) (int, bool) {
 	return i, true
 }
 
+// parseCount reads the optional ?count=n of a request for a run of
+// consecutive chunks: 1 without it.
+func parseCount(w http.ResponseWriter, r *http.Request) (int, bool) {
+	if r.URL.RawQuery == "" {
+		return 1, true
+	}
+	q := r.URL.Query()
+	c := q.Get("count")
+	n, err := strconv.Atoi(c)
+	if err != nil || n < 1 || n > MaxSessionRun || strconv.Itoa(n) != c || len(q) != 1 || len(q["count"]) != 1 {
+		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("query %q: want only count, an integer in [1,%d]", r.URL.RawQuery, MaxSessionRun))
+		return 0, false
+	}
+	return n, true
+}
+
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	root, ok := parseRoot(w, r)
 	if !ok {
@@ -229,17 +260,64 @@ func (h *handler) getChunk(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	count, ok := parseCount(w, r)
+	if !ok {
+		return
+	}
+	// Every chunk of the run is checked against its CRC first (framedInto
+	// drops one that fails), so the answer has a length and ends at the
+	// first chunk this node cannot serve; the reader knows each frame's
+	// length from the manifest and fetches the rest elsewhere. Then each
+	// chunk's bytes go from the page cache to the socket by sendfile
+	// (net/http does it for a file behind a LimitedReader), sparing a copy
+	// per byte; the reader checks every chunk against the root anyway.
 	fp := getFrame()
 	defer putFrame(fp)
-	b, err := h.s.framedInto(*fp, root, i)
+	var heads []byte
+	var lens [MaxSessionRun]int
+	n, total := 0, 0
+	for j := i; j < i+count; j++ {
+		b, err := h.s.framedInto(*fp, root, j)
+		if err != nil {
+			if j == i {
+				fail(w, err)
+				return
+			}
+			_, code := errorCode(err)
+			w.Header().Set(RunEndHeader, code+": "+strings.ReplaceAll(err.Error(), "\n", " "))
+			break
+		}
+		*fp = b
+		head := len(chunkMagic) + 1 + 32*int(b[len(chunkMagic)])
+		heads = append(heads, b[:head]...)
+		lens[n] = len(b) - head
+		n++
+		total += len(b)
+	}
+	data, err := h.s.openData(root)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	*fp = b
+	defer data.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.Write(b)
+	w.Header().Set("Content-Length", strconv.Itoa(total))
+	w.WriteHeader(http.StatusOK)
+	for k := range n {
+		head := len(chunkMagic) + 1 + 32*int(heads[len(chunkMagic)])
+		if _, err := w.Write(heads[:head]); err != nil {
+			return
+		}
+		heads = heads[head:]
+		if _, err := data.Seek(int64(i+k)*ChunkSize, io.SeekStart); err != nil {
+			// The answer comes out short of its length: net/http closes
+			// the connection and the reader keeps the frames before.
+			return
+		}
+		if _, err := io.Copy(w, io.LimitReader(data, int64(lens[k]))); err != nil {
+			return
+		}
+	}
 }
 
 // sessionRequest opens an upload session.
@@ -298,17 +376,8 @@ func (h *handler) putSessionChunk(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	count := 1
-	if q := r.URL.Query(); q.Has("count") {
-		c := q.Get("count")
-		n, err := strconv.Atoi(c)
-		if err != nil || n < 1 || n > MaxSessionRun || strconv.Itoa(n) != c || len(q) != 1 || len(q["count"]) != 1 {
-			writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("query %q: want only count, an integer in [1,%d]", r.URL.RawQuery, MaxSessionRun))
-			return
-		}
-		count = n
-	} else if r.URL.RawQuery != "" {
-		writeErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("query %q: want only count, an integer in [1,%d]", r.URL.RawQuery, MaxSessionRun))
+	count, ok := parseCount(w, r)
+	if !ok {
 		return
 	}
 	// Refused before a byte is read when the length announced cannot be
@@ -390,6 +459,32 @@ func putFrame(b *[]byte) {
 	}
 	select {
 	case frames <- b:
+	default:
+	}
+}
+
+// runBufs recycles the buffers of fetched runs, for the same reason as
+// frames: 8 runs of DefaultRun chunks are 8 MiB.
+var runBufs = make(chan *[]byte, 8)
+
+func getRunBuf() *[]byte {
+	select {
+	case b := <-runBufs:
+		return b
+	default:
+		return new([]byte)
+	}
+}
+
+// putRunBuf returns a run buffer to the free list; its contents must no
+// longer be referenced. A buffer grown for a longer run than DefaultRun's
+// is left to the GC.
+func putRunBuf(b *[]byte) {
+	if cap(*b) > DefaultRun*(maxFrameHead+ChunkSize) {
+		return
+	}
+	select {
+	case runBufs <- b:
 	default:
 	}
 }

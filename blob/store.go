@@ -523,6 +523,19 @@ func (s *Store) framedInto(buf []byte, root merkle.Hash, i int) ([]byte, error) 
 	return nil, fmt.Errorf("chunk %d of %s: %w: %v", i, root, ErrCorrupt, err)
 }
 
+// openData opens blob root's chunk bytes for reading, with a file offset
+// of its own.
+func (s *Store) openData(root merkle.Hash) (*os.File, error) {
+	if _, err := s.open(root); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(s.blobDir(root), "data"))
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", root, err)
+	}
+	return f, nil
+}
+
 // readFramed frames chunk i from its index record rec and its bytes, both
 // checked against crc, the chunk's CRC when it was stored or loaded.
 func (b *stored) readFramed(buf []byte, i int, crc uint32, rec []byte) ([]byte, error) {

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 
 	"filippo.io/age"
@@ -149,6 +151,31 @@ func (p *Payload) Size(plain int64) int64 {
 
 // Encrypt writes the age file of src to dst.
 func (p *Payload) Encrypt(dst io.Writer, src io.Reader) error {
+	return p.encrypt(dst, src)
+}
+
+// EncryptFile is Encrypt of the first size bytes of f, read through a
+// read-only memory map where the platform and the file allow one: the
+// plaintext is sealed straight from the page cache, without the copy a
+// read makes (about a tenth of an upload's CPU besides the crypto, on the
+// development machine). A file that is shorter than size, or is cut short
+// while it is read, fails with an error, not a crash; where f cannot be
+// mapped it is read.
+func (p *Payload) EncryptFile(dst io.Writer, f *os.File, size int64) error {
+	if fi, err := f.Stat(); err != nil {
+		return err
+	} else if fi.Mode().IsRegular() && fi.Size() < size {
+		return fmt.Errorf("%s is %d bytes, not the %d expected: it changed", f.Name(), fi.Size(), size)
+	}
+	m, err := mapFile(f, size)
+	if err != nil {
+		return p.encrypt(dst, io.LimitReader(f, size))
+	}
+	defer m.unmap()
+	return p.encrypt(dst, &mappedSource{b: m.b, name: f.Name(), done: m.release})
+}
+
+func (p *Payload) encrypt(dst io.Writer, src io.Reader) error {
 	if _, err := dst.Write(p.head); err != nil {
 		return err
 	}
@@ -291,10 +318,63 @@ func decryptParallel(dst io.Writer, src io.Reader, id age.Identity) error {
 	}, nil)
 }
 
+// mappedSource is a plaintext already in memory (a mapped file), handed
+// to runBatches' workers in place instead of read into batch buffers. Its
+// reads never block; touching a page the file no longer has faults.
+type mappedSource struct {
+	b    []byte
+	name string
+	// done, when set, is told of each batch once it is sealed.
+	done func([]byte)
+}
+
+// Read makes mappedSource an io.Reader for the paths that copy; runBatches
+// takes batches with next instead.
+func (m *mappedSource) Read(p []byte) (int, error) {
+	if len(m.b) == 0 {
+		return 0, io.EOF
+	}
+	var n int
+	err := catchFault(m.name, func() { n = copy(p, m.b) })
+	m.b = m.b[n:]
+	return n, err
+}
+
+// next hands out up to n bytes in place.
+func (m *mappedSource) next(n int) []byte {
+	n = min(n, len(m.b))
+	b := m.b[:n:n]
+	m.b = m.b[n:]
+	return b
+}
+
+// errStopped marks a batch left undone because an earlier one failed.
+var errStopped = errors.New("stopped")
+
+// errFileShrank is a mapped file cut short while it was read.
+var errFileShrank = errors.New("it was cut short while it was read")
+
+// catchFault runs fn, which reads a mapped file, turning the fault of a
+// page the file no longer has (it was truncated) into an error.
+func catchFault(name string, fn func()) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(interface{ Addr() uintptr }); !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("read %s: %w", name, errFileShrank)
+		}
+	}()
+	fn()
+	return nil
+}
+
 // batch is one unit of work: up to batchChunks chunks starting at chunk
-// counter first. With a Reserver its output goes to pieces, out being
-// only scratch.
+// counter first. in is buf's bytes, or in place in a mappedSource. With a
+// Reserver its output goes to pieces, out being only scratch.
 type batch struct {
+	buf     []byte
 	in, out []byte
 	pieces  [][]byte
 	first   uint64
@@ -321,6 +401,7 @@ type intoReserver struct {
 func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte, first uint64, last bool) ([]byte, error), into *intoReserver) error {
 	workers := runtime.GOMAXPROCS(0)
 	inflight := 2*workers + 2
+	mapped, _ := src.(*mappedSource)
 	size := batchChunks * chunk
 	// A free list, not a sync.Pool: a pool is emptied at every GC, and
 	// each refill is a MiB of fresh memory to fault in (at GB/s a GC
@@ -331,7 +412,10 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 		case b := <-free:
 			return b
 		default:
-			b := &batch{in: make([]byte, size), done: make(chan struct{}, 1)}
+			b := &batch{done: make(chan struct{}, 1)}
+			if mapped == nil {
+				b.buf = make([]byte, size)
+			}
 			if into == nil {
 				// With into, out is only the scratch of a straddling
 				// chunk, grown on first use.
@@ -344,15 +428,38 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 	order := make(chan *batch, inflight)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var reading sync.RWMutex
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for b := range work {
-				if into != nil {
-					b.out, b.err = into.fn(b.pieces, b.out, b.in, b.first, b.last)
+				run := func() {
+					if into != nil {
+						b.out, b.err = into.fn(b.pieces, b.out, b.in, b.first, b.last)
+					} else {
+						b.out, b.err = fn(b.out[:0], b.in, b.first, b.last)
+					}
+				}
+				if mapped != nil {
+					// Under reading, so that runBatches can wait for the
+					// mapping's readers before it returns (and the caller
+					// unmaps it); after stop, nothing reads it.
+					reading.RLock()
+					select {
+					case <-stop:
+						b.err = errStopped
+					default:
+						if err := catchFault(mapped.name, run); err != nil {
+							b.err = err
+						}
+						if mapped.done != nil {
+							mapped.done(b.in)
+						}
+					}
+					reading.RUnlock()
 				} else {
-					b.out, b.err = fn(b.out[:0], b.in, b.first, b.last)
+					run()
 				}
 				b.done <- struct{}{}
 			}
@@ -364,9 +471,12 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 		defer close(work)
 		read := func() (*batch, error) {
 			b := getBatch()
-			b.in = b.in[:size]
-			n, err := io.ReadFull(src, b.in)
-			b.in = b.in[:n]
+			if mapped != nil {
+				b.in = mapped.next(size)
+				return b, nil
+			}
+			n, err := io.ReadFull(src, b.buf)
+			b.in = b.buf[:n]
 			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 				err = nil
 			}
@@ -417,7 +527,13 @@ func runBatches(dst io.Writer, src io.Reader, chunk int, fn func(out, in []byte,
 		if err != nil {
 			// The reader stops at its next batch and the workers when it
 			// closes their queue; nothing waits for a src that may block.
+			// A mapped source is unmapped once this returns: the workers
+			// reading it are waited for.
 			close(stop)
+			if mapped != nil {
+				reading.Lock()
+				defer reading.Unlock()
+			}
 			return err
 		}
 		select {

@@ -3,9 +3,13 @@ package vault
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -416,5 +420,97 @@ func TestSealIntoWrongSpace(t *testing.T) {
 				t.Fatalf("space of %d bytes for %d accepted", size, n)
 			}
 		}
+	}
+}
+
+// EncryptFile seals a mapped file to the same bytes as Encrypt reading it,
+// into a plain writer and into a Reserver.
+func TestEncryptFileMatchesEncrypt(t *testing.T) {
+	id, _ := AccountIdentity(key(1))
+	p, err := NewPayload(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := batchChunks * streamChunk
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, streamChunk, streamChunk + 1, batch, 3*batch + 12345} {
+		plain := pseudoRandom(n, uint64(n)+11)
+		path := filepath.Join(dir, fmt.Sprintf("plain-%d", n))
+		if err := os.WriteFile(path, plain, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if err := p.Encrypt(&want, bytes.NewReader(plain)); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := p.EncryptFile(&got, f, int64(n)); err != nil {
+			t.Fatalf("size %d: %v", n, err)
+		}
+		r := &pieceReserver{piece: 1000, buf: make([]byte, 0, want.Len())}
+		if err := p.EncryptFile(r, f, int64(n)); err != nil {
+			t.Fatalf("size %d into a reserver: %v", n, err)
+		}
+		f.Close()
+		if !bytes.Equal(got.Bytes(), want.Bytes()) || !bytes.Equal(r.buf, want.Bytes()) {
+			t.Fatalf("size %d: EncryptFile's bytes differ from Encrypt's", n)
+		}
+	}
+}
+
+// A file shorter than announced is refused before anything is read; one
+// cut short under the map (after the check) fails with an error, not a
+// fault that kills the process; a pipe, which cannot be mapped, is read.
+func TestEncryptFileChanged(t *testing.T) {
+	id, _ := AccountIdentity(key(1))
+	p, _ := NewPayload(id)
+	batch := batchChunks * streamChunk
+	path := filepath.Join(t.TempDir(), "plain")
+	plain := pseudoRandom(4*batch, 3)
+	if err := os.WriteFile(path, plain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := p.EncryptFile(io.Discard, f, int64(len(plain))+1); err == nil || !strings.Contains(err.Error(), "it changed") {
+		t.Fatalf("longer size than the file: %v", err)
+	}
+
+	m, err := mapFile(f, int64(len(plain)))
+	if err != nil {
+		t.Skipf("no memory map here: %v", err)
+	}
+	defer m.unmap()
+	if err := f.Truncate(int64(batch)); err != nil {
+		t.Fatal(err)
+	}
+	err = p.encrypt(&bytes.Buffer{}, &mappedSource{b: m.b, name: path})
+	if !errors.Is(err, errFileShrank) {
+		t.Fatalf("file cut short under the map: %v", err)
+	}
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		pw.Write(plain[:batch+5])
+		pw.Close()
+	}()
+	var got, want bytes.Buffer
+	if err := p.EncryptFile(&got, pr, int64(batch+5)); err != nil {
+		t.Fatalf("pipe: %v", err)
+	}
+	pr.Close()
+	p.Encrypt(&want, bytes.NewReader(plain[:batch+5]))
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatal("pipe: bytes differ from Encrypt's")
 	}
 }
