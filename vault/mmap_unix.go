@@ -27,16 +27,31 @@ func mapFile(f *os.File, size int64) (*mapping, error) {
 
 func (m *mapping) unmap() { syscall.Munmap(m.b) }
 
-// release drops a read part of the map from the process's pages (the page
-// cache keeps them): a file sealed from a map would otherwise count whole
-// in the process's resident memory by the end.
+// releaseWindow is how much of the map release drops at once: each drop
+// interrupts the process's other CPUs (a TLB shootdown), so it is done
+// per 8 MiB rather than per batch.
+const releaseWindow = 8 << 20
+
+// release is told that b, a part of the map, has been read: when b ends
+// in a new window, the window before it is dropped from the process's
+// pages (the page cache keeps them), so a file sealed from a map does not
+// end up counted whole in the process's resident memory. Batches finish
+// out of order, so a reader may still be in a dropped window: it faults
+// the pages back in from the page cache, which costs time, not
+// correctness.
 func (m *mapping) release(b []byte) {
-	// Whole pages inside b only: the map starts on a page.
-	page := os.Getpagesize()
 	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(m.b))))
-	start := (off + page - 1) / page * page
-	end := (off + len(b)) / page * page
-	if end > start {
-		syscall.Madvise(m.b[start:end], syscall.MADV_DONTNEED)
+	end := off + len(b)
+	w := end / releaseWindow
+	if w == 0 || off/releaseWindow == w && end != len(m.b) {
+		return
 	}
+	// The map starts on a page and windows are whole pages.
+	start := (w - 1) * releaseWindow
+	if end == len(m.b) {
+		start, end = 0, len(m.b)/os.Getpagesize()*os.Getpagesize()
+	} else {
+		end = w * releaseWindow
+	}
+	syscall.Madvise(m.b[start:end], syscall.MADV_DONTNEED)
 }
