@@ -314,7 +314,7 @@ func TestSessionRuns(t *testing.T) {
 		wants []string
 	}{
 		{1, nil, []string{"0?", "1?", "2?", "3?", "4?", "5?", "6?"}},
-		{0, nil, []string{"0?count=7"}}, // DefaultRun, 8, covers the 7 chunks
+		{0, nil, []string{"0?count=4", "4?count=3"}},
 		{3, nil, []string{"0?count=3", "3?count=3", "6?"}},
 		{4, []int{1, 3}, []string{"0?", "2?", "4?count=3"}},
 		{100, []int{6}, []string{"0?count=6"}},

@@ -172,7 +172,7 @@ func TestDataCLIEndToEnd(t *testing.T) {
 	flaky.Start()
 	defer flaky.Close()
 	in3 := filepath.Join(dir, "big.csv")
-	os.WriteFile(in3, []byte(strings.Repeat("resumable upload\n", 300_000)), 0o600) // 20 chunks encrypted: 3 runs of 8
+	os.WriteFile(in3, []byte(strings.Repeat("resumable upload\n", 300_000)), 0o600) // 20 chunks encrypted: 5 runs
 	addFlaky := []string{"data", "add", in3, "--from", "alice", "--home", home, "--keyring-backend", "test", "--blob-nodes", flaky.URL, "--json"}
 	if _, err := runCLI(addFlaky...); err == nil {
 		t.Fatal("upload through a dropped connection succeeded")
