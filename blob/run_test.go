@@ -12,8 +12,9 @@ import (
 	"github.com/provena/provena/merkle"
 )
 
-// getRunRaw asks url's node for count chunks of root from first and
-// returns the status, the announced length and the body.
+// getRunRaw asks url's node for chunk first of root with query (a run's
+// ?count=n) and returns the status, the announced length, the body and the
+// headers.
 func getRunRaw(t *testing.T, url string, root merkle.Hash, first int, query string) (int, int64, []byte, http.Header) {
 	t.Helper()
 	resp, err := http.Get(url + Prefix + "/" + root.String() + "/chunks/" + strconv.Itoa(first) + query)
