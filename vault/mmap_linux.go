@@ -41,17 +41,23 @@ const releaseWindow = 8 << 20
 // correctness.
 func (m *mapping) release(b []byte) {
 	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(m.b))))
-	end := off + len(b)
+	if start, end, ok := releaseRange(off, len(b), len(m.b), os.Getpagesize()); ok {
+		syscall.Madvise(m.b[start:end], syscall.MADV_DONTNEED)
+	}
+}
+
+// releaseRange is the part of a map of size bytes that release drops once
+// the n bytes at off are read: the window before the one b ends in, when b
+// crosses into it; everything (whole pages) after the last bytes.
+func releaseRange(off, n, size, page int) (start, end int, ok bool) {
+	end = off + n
+	if end == size {
+		return 0, size / page * page, size >= page
+	}
 	w := end / releaseWindow
-	if w == 0 || off/releaseWindow == w && end != len(m.b) {
-		return
+	if w == 0 || off/releaseWindow == w {
+		return 0, 0, false
 	}
 	// The map starts on a page and windows are whole pages.
-	start := (w - 1) * releaseWindow
-	if end == len(m.b) {
-		start, end = 0, len(m.b)/os.Getpagesize()*os.Getpagesize()
-	} else {
-		end = w * releaseWindow
-	}
-	syscall.Madvise(m.b[start:end], syscall.MADV_DONTNEED)
+	return (w - 1) * releaseWindow, w * releaseWindow, true
 }

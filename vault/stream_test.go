@@ -492,7 +492,7 @@ func TestEncryptFileChanged(t *testing.T) {
 	if err := f.Truncate(int64(batch)); err != nil {
 		t.Fatal(err)
 	}
-	err = p.encrypt(&bytes.Buffer{}, &mappedSource{b: m.b, name: path})
+	err = p.Encrypt(&bytes.Buffer{}, &mappedSource{b: m.b, name: path})
 	if !errors.Is(err, errFileShrank) {
 		t.Fatalf("file cut short under the map: %v", err)
 	}
